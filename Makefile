@@ -1,0 +1,56 @@
+# tenantcheck — see README.md. Every target is idempotent.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+CACHE      ?= $(or $(TENANTCHECK_CACHE),/var/cache/tenantcheck)
+BIN        := $(CACHE)/bin/local
+CLUSTER    := cd hack/localcluster && go run .
+LOCAL_KUBECONFIG ?= /var/lib/tenantcheck-cluster/admin.kubeconfig
+# The local cluster imports the probe image; nothing is ever pulled.
+export TENANTCHECK_PROBE_IMAGE ?= tenantcheck.local/probe:dev
+export TENANTCHECK_IMAGE_PULL_POLICY ?= Never
+
+.PHONY: run test unit live-cluster live-suites bench build cluster-up cluster-down cluster-status \
+        cluster-upgrade cluster-verify-clean cluster-build fmt vet
+
+## run: the main job. Without KUBECONFIG, start the local cluster and test it.
+run: build
+	@if [ -z "$${KUBECONFIG:-}" ]; then $(MAKE) --no-print-directory cluster-up; export KUBECONFIG=$(LOCAL_KUBECONFIG); fi; \
+	  $(BIN)/tenantcheck run $(ARGS)
+
+## test: unit tests, the local cluster's own live tests, then the live suites.
+test: unit live-cluster live-suites
+
+unit:
+	go vet ./...
+	go test ./internal/... ./probes/... ./cmd/...
+	cd hack/localcluster && go vet ./... && go test -run 'Test[^L]' ./...
+
+live-cluster:
+	cd hack/localcluster && go test -count=1 -timeout 60m -v -run 'TestLive' .
+
+live-suites: cluster-up
+	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -count=1 -timeout 30m -v ./suites/...
+	$(MAKE) --no-print-directory cluster-down cluster-verify-clean
+
+bench: build cluster-up
+	KUBECONFIG=$(LOCAL_KUBECONFIG) $(BIN)/tenantcheck bench $(ARGS)
+
+build:
+	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck
+
+cluster-up:
+	$(CLUSTER) up
+cluster-down:
+	$(CLUSTER) down
+cluster-status:
+	$(CLUSTER) status
+cluster-upgrade:
+	$(CLUSTER) upgrade
+cluster-verify-clean:
+	$(CLUSTER) verify-clean
+cluster-build:
+	$(CLUSTER) build
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,136 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The version of the report schema. Users store and diff reports, so any
+// incompatible change to these types needs a new version.
+const (
+	ReportAPIVersion = "tenantcheck.io/v1alpha1"
+	ReportKind       = "Report"
+)
+
+// Mode says whether tenantcheck created its own test tenants or inspected
+// tenants that already exist.
+type Mode string
+
+// The run modes.
+const (
+	ModeProvision Mode = "provision"
+	ModeAudit     Mode = "audit"
+)
+
+// Metadata describes the run and the cluster it ran against.
+type Metadata struct {
+	ClusterVersion     string    `json:"clusterVersion"`
+	Nodes              int       `json:"nodes"`
+	CNI                string    `json:"cni,omitempty"`
+	TenantcheckVersion string    `json:"tenantcheckVersion"`
+	Mode               Mode      `json:"mode"`
+	Start              time.Time `json:"start"`
+	End                time.Time `json:"end"`
+	SpecDigest         string    `json:"specDigest"`
+	Tenants            []string  `json:"tenants"`
+}
+
+// PhaseTiming is the wall time of one phase of the run (plan, provision,
+// deploy, observe, cleanup...), kept as a list to preserve run order.
+type PhaseTiming struct {
+	Phase    string `json:"phase"`
+	Duration Millis `json:"durationMs"`
+}
+
+// Report is everything one run found. The runner returns it; renderers
+// write it; DecodeReport reads a stored one back.
+type Report struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   Metadata       `json:"metadata"`
+	Layers     []LayerSummary `json:"layers"`
+	Results    []Result       `json:"results"`
+	Matrices   []Matrix       `json:"matrices,omitempty"`
+	Timings    []PhaseTiming  `json:"timings,omitempty"`
+	// EnforcementLatency is how long a freshly applied NetworkPolicy took to
+	// be enforced, when the run measured it.
+	EnforcementLatency Millis `json:"enforcementLatencyMs,omitempty"`
+}
+
+// NewReport builds a report of the current schema version whose layer
+// summaries are computed from results.
+func NewReport(meta Metadata, results []Result, matrices []Matrix) *Report {
+	return &Report{
+		APIVersion: ReportAPIVersion,
+		Kind:       ReportKind,
+		Metadata:   meta,
+		Layers:     Summarize(results),
+		Results:    results,
+		Matrices:   matrices,
+	}
+}
+
+// Validate checks the schema header, every result and every matrix.
+func (r *Report) Validate() error {
+	if r.Kind != ReportKind {
+		return fmt.Errorf("not a tenantcheck report: kind is %q", r.Kind)
+	}
+	if r.APIVersion != ReportAPIVersion {
+		return fmt.Errorf("unsupported report apiVersion %q (want %s)", r.APIVersion, ReportAPIVersion)
+	}
+	var errs []error
+	for i, s := range r.Layers {
+		if !s.Layer.Valid() || !s.Verdict.Valid() {
+			errs = append(errs, fmt.Errorf("layers[%d]: unknown layer %q or verdict %q", i, s.Layer, s.Verdict))
+		}
+	}
+	for i, res := range r.Results {
+		if err := res.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("results[%d]: %w", i, err))
+		}
+	}
+	for i := range r.Matrices {
+		if err := r.Matrices[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("matrices[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DecodeReport reads a JSON report. It checks apiVersion and kind before
+// anything else, so a file of another kind or version gets a clear error
+// rather than an unknown-field one, then decodes strictly (unknown fields
+// and trailing data are errors) and validates.
+func DecodeReport(r io.Reader) (*Report, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	var header struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(data, &header); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	if header.Kind != ReportKind {
+		return nil, fmt.Errorf("not a tenantcheck report: kind is %q", header.Kind)
+	}
+	if header.APIVersion != ReportAPIVersion {
+		return nil, fmt.Errorf("unsupported report apiVersion %q (want %s)", header.APIVersion, ReportAPIVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var rep Report
+	if err := dec.Decode(&rep); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	if err := rep.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid report: %w", err)
+	}
+	return &rep, nil
+}

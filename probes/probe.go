@@ -1,0 +1,156 @@
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RunBatch probes every target of b concurrently, at most b.Concurrency at a
+// time, and returns the results in the order of the targets.
+func RunBatch(ctx context.Context, b Batch) Answer {
+	limit := b.Concurrency
+	if limit <= 0 {
+		limit = defaultConcurrency
+	}
+	results := make([]Result, len(b.Targets))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, t := range b.Targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = Probe(ctx, t, t.timeout(b.TimeoutMs))
+		}()
+	}
+	wg.Wait()
+	return Answer{Results: results}
+}
+
+// Probe tries one target within timeout. Name resolution, when the host is a
+// name, shares the same budget.
+func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	res := Result{Target: t}
+	defer func() { res.LatencyMs = float64(time.Since(start).Microseconds()) / 1000 }()
+
+	addr, err := resolve(ctx, t.Host)
+	if err != nil {
+		res.Outcome, res.Detail = DNSError, err.Error()
+		res.LatencyMs = float64(time.Since(start).Microseconds()) / 1000
+		return res
+	}
+	hostport := net.JoinHostPort(addr, strconv.Itoa(t.Port))
+	switch {
+	case t.Mode == DNS:
+		err = queryDNS(ctx, t.Protocol, hostport, t.QueryName)
+	case t.Protocol == TCP:
+		err = connectTCP(ctx, hostport)
+	case t.Protocol == UDP:
+		err = pingUDP(ctx, hostport)
+	default:
+		err = fmt.Errorf("unknown protocol %q", t.Protocol)
+	}
+	res.Outcome, res.Detail = classify(err)
+	res.LatencyMs = float64(time.Since(start).Microseconds()) / 1000
+	return res
+}
+
+func resolve(ctx context.Context, host string) (string, error) {
+	if net.ParseIP(host) != nil {
+		return host, nil
+	}
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("lookup %s: no addresses", host)
+	}
+	return addrs[0], nil
+}
+
+// classify maps a probe error to an outcome. Every way the network can say
+// "no" actively (a TCP reset, an ICMP unreachable or prohibited) is Refused;
+// silence is Timeout.
+func classify(err error) (Outcome, string) {
+	if err == nil {
+		return Connected, ""
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
+		errors.Is(err, syscall.ECONNRESET):
+		return Refused, err.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return Timeout, err.Error()
+	}
+	return Other, err.Error()
+}
+
+func connectTCP(ctx context.Context, hostport string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// pingUDP sends one datagram and waits for the agent's echo. Without an echo
+// there is no telling a drop from a slow server, so the agent always answers.
+func pingUDP(ctx context.Context, hostport string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", hostport)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	msg := []byte(udpPing)
+	buf := make([]byte, 64)
+	// Resend a few times inside the budget: one lost datagram is not a block.
+	for {
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(earliest(ctx, 250*time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil && string(buf[:n]) == udpPong {
+			return nil
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func earliest(ctx context.Context, d time.Duration) time.Time {
+	t := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		return dl
+	}
+	return t
+}
+
+const (
+	udpPing = "tenantcheck-ping"
+	udpPong = "tenantcheck-pong"
+)

@@ -1,0 +1,121 @@
+package probes
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+)
+
+// ServeConfig says what the agent serves in its pod.
+type ServeConfig struct {
+	Port    int // TCP and UDP
+	DNSPort int // 0: no stand-in resolver
+}
+
+// Serve answers TCP connects and UDP pings on cfg.Port, and DNS queries on
+// cfg.DNSPort when set, until ctx ends.
+func Serve(ctx context.Context, cfg ServeConfig) error {
+	var listeners []io.Closer
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	errc := make(chan error, 4)
+	add := func(proto string, port int, tcp func(net.Conn), udp func(net.PacketConn, []byte, net.Addr)) error {
+		addr := ":" + strconv.Itoa(port)
+		if proto == "tcp" {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen tcp %s: %w", addr, err)
+			}
+			listeners = append(listeners, l)
+			go func() { errc <- acceptLoop(l, tcp) }()
+			return nil
+		}
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		listeners = append(listeners, pc)
+		go func() { errc <- packetLoop(pc, udp) }()
+		return nil
+	}
+	if err := errors.Join(add("tcp", cfg.Port, greet, nil), add("udp", cfg.Port, nil, echo)); err != nil {
+		return err
+	}
+	if cfg.DNSPort > 0 {
+		if err := errors.Join(add("tcp", cfg.DNSPort, serveDNSStream, nil), add("udp", cfg.DNSPort, nil, serveDNSPacket)); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func acceptLoop(l net.Listener, handle func(net.Conn)) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			handle(c)
+		}()
+	}
+}
+
+func packetLoop(pc net.PacketConn, handle func(net.PacketConn, []byte, net.Addr)) error {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		handle(pc, append([]byte(nil), buf[:n]...), from)
+	}
+}
+
+func greet(c net.Conn) { _, _ = c.Write([]byte("tenantcheck\n")) }
+
+func echo(pc net.PacketConn, msg []byte, from net.Addr) {
+	if string(msg) == udpPing {
+		_, _ = pc.WriteTo([]byte(udpPong), from)
+	}
+}
+
+func serveDNSPacket(pc net.PacketConn, msg []byte, from net.Addr) {
+	if resp, err := answerDNS(msg); err == nil {
+		_, _ = pc.WriteTo(resp, from)
+	}
+}
+
+func serveDNSStream(c net.Conn) {
+	var l [2]byte
+	if _, err := io.ReadFull(c, l[:]); err != nil {
+		return
+	}
+	q := make([]byte, binary.BigEndian.Uint16(l[:]))
+	if _, err := io.ReadFull(c, q); err != nil {
+		return
+	}
+	resp, err := answerDNS(q)
+	if err != nil {
+		return
+	}
+	out := make([]byte, 2+len(resp))
+	binary.BigEndian.PutUint16(out, uint16(len(resp)))
+	copy(out[2:], resp)
+	_, _ = c.Write(out)
+}
