@@ -28,7 +28,7 @@ func (d *Millis) UnmarshalJSON(b []byte) error {
 }
 
 // String prints d as a time.Duration does.
-func (d Millis) String() string { return time.Duration(d).String() }
+func (d Millis) String() string { return time.Duration(d).Round(time.Millisecond).String() }
 
 // Expectation is what the tenancy spec says should happen for one check:
 // a reachability for network checks, or an API outcome for checks that

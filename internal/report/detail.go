@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -11,14 +12,13 @@ import (
 // reproduce one result: reason, expected and observed, then each piece of
 // evidence with its repro command alone on a line so it can be pasted.
 // Every line starts with indent. The table and JUnit renderers share it.
-func writeDetail(b *strings.Builder, res model.Result, indent string) {
+func writeDetail(b *bytes.Buffer, res model.Result, indent string) {
 	field := func(name, value string) {
 		if value != "" {
 			fmt.Fprintf(b, "%s%-9s %s\n", indent, name+":", value)
 		}
 	}
 	field("layer", string(res.Layer))
-	field("verdict", string(res.Verdict))
 	field("reason", oneLine(res.Reason))
 	field("expected", orUnknown(res.Expected))
 	field("observed", orUnknown(res.Observed))
@@ -30,7 +30,7 @@ func writeDetail(b *strings.Builder, res model.Result, indent string) {
 }
 
 // writeEvidence writes one piece of evidence, each line starting with indent.
-func writeEvidence(b *strings.Builder, ev model.Evidence, indent string) {
+func writeEvidence(b *bytes.Buffer, ev model.Evidence, indent string) {
 	if path := evidencePath(ev); path != "" {
 		fmt.Fprintf(b, "%s%s\n", indent, path)
 	}
@@ -63,7 +63,7 @@ func evidencePath(ev model.Evidence) string {
 
 // writeIndented writes text line by line, each prefixed by indent, so a
 // multi-line probe answer keeps its shape inside the report.
-func writeIndented(b *strings.Builder, text, indent string) {
+func writeIndented(b *bytes.Buffer, text, indent string) {
 	for line := range strings.SplitSeq(strings.TrimRight(text, "\n"), "\n") {
 		fmt.Fprintf(b, "%s%s\n", indent, strings.TrimRight(line, " \t\r"))
 	}

@@ -150,10 +150,32 @@ func ordered(results []model.Result) []model.Result {
 	return out
 }
 
-// isFinding reports whether a result needs a person's attention: anything
-// but Held or Skipped, so an unknown verdict is shown rather than hidden.
-func isFinding(res model.Result) bool {
-	return res.Verdict != model.VerdictHeld && res.Verdict != model.VerdictSkipped
+// findings are the results that need a person's attention: Broken first,
+// as model.ExitCode ranks them, then Error and any unknown verdict (shown
+// rather than hidden), each group in report order.
+func findings(results []model.Result) []model.Result {
+	var broken, other []model.Result
+	for _, res := range ordered(results) {
+		switch res.Verdict {
+		case model.VerdictHeld, model.VerdictSkipped:
+		case model.VerdictBroken:
+			broken = append(broken, res)
+		default:
+			other = append(other, res)
+		}
+	}
+	return append(broken, other...)
+}
+
+// skipped are the Skipped results in report order.
+func skipped(results []model.Result) []model.Result {
+	var out []model.Result
+	for _, res := range ordered(results) {
+		if res.Verdict == model.VerdictSkipped {
+			out = append(out, res)
+		}
+	}
+	return out
 }
 
 // runLine is the header line describing the run and the cluster.

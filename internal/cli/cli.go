@@ -1,0 +1,153 @@
+// Package cli is tenantcheck's command line: flags, wiring and exit codes.
+// Exit codes: 0 every layer holds, 1 a layer is broken, 2 the run could not
+// be done (bad input, unreachable cluster, missing permission, interrupt).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Streams are the command's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Exit codes.
+const (
+	ExitHeld       = 0
+	ExitBroken     = 1
+	ExitIncomplete = 2
+)
+
+const usage = `tenantcheck proves, on a live cluster, that tenant isolation holds.
+
+usage:
+  tenantcheck run [flags]      provision test tenants as the guide's baseline, try to break out, report
+  tenantcheck cleanup [flags]  remove what interrupted runs left behind (found by label)
+  tenantcheck version
+
+Run 'tenantcheck <command> -h' for a command's flags.
+Exit codes: 0 every layer holds, 1 a layer is broken, 2 the run could not be done.
+`
+
+// Run executes one command line and returns the exit code.
+func Run(ctx context.Context, s Streams, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(s.Err, usage)
+		return ExitIncomplete
+	}
+	var err error
+	code := ExitHeld
+	switch args[0] {
+	case "run":
+		code, err = runCmd(ctx, s, args[1:])
+	case "cleanup":
+		err = cleanupCmd(ctx, s, args[1:])
+	case "version":
+		fmt.Fprintf(s.Out, "tenantcheck %s\n", Version)
+	case "-h", "--help", "help":
+		fmt.Fprint(s.Out, usage)
+	default:
+		err = fmt.Errorf("unknown command %q; run 'tenantcheck --help'", args[0])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitHeld
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "tenantcheck: %v\n", err)
+		if code == ExitHeld {
+			code = ExitIncomplete
+		}
+	}
+	return code
+}
+
+type clusterFlags struct{ kubeconfig, context string }
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	fs.StringVar(&c.context, "context", "", "kubeconfig context (default: the current one)")
+}
+
+func (c *clusterFlags) client() (*kube.Client, error) {
+	return kube.Load(kube.Options{Kubeconfig: c.kubeconfig, Context: c.context})
+}
+
+type runFlags struct {
+	cluster    clusterFlags
+	specFile   string
+	layers     string
+	output     string
+	outputFile string
+	keep       bool
+	timeout    time.Duration
+	image      string
+	pull       string
+	probeTO    time.Duration
+	domain     string
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseRun(args []string, errw io.Writer) (*runFlags, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(errw)
+	f.cluster.register(fs)
+	fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
+	fs.StringVar(&f.layers, "layers", "network", "layers to check, comma-separated (available: network)")
+	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
+	fs.StringVar(&f.output, "output", "table", "same as -o")
+	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
+	fs.BoolVar(&f.keep, "keep", false, "leave the run's namespaces in place for inspection (remove later with 'tenantcheck cleanup')")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up on the run after this long (cleanup still runs)")
+	fs.StringVar(&f.image, "probe-image", envOr("TENANTCHECK_PROBE_IMAGE", "ghcr.io/tenantcheck/tenantcheck-probe:"+Version), "probe agent image [TENANTCHECK_PROBE_IMAGE]")
+	fs.StringVar(&f.pull, "image-pull-policy", envOr("TENANTCHECK_IMAGE_PULL_POLICY", "IfNotPresent"), "probe image pull policy: Always, IfNotPresent, Never [TENANTCHECK_IMAGE_PULL_POLICY]")
+	fs.DurationVar(&f.probeTO, "probe-timeout", time.Second, "timeout of one probe; a silent path counts as blocked after it")
+	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("run takes no arguments, got %q", strings.Join(fs.Args(), " "))
+	}
+	switch corev1.PullPolicy(f.pull) {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return nil, fmt.Errorf("--image-pull-policy %q: want Always, IfNotPresent or Never", f.pull)
+	}
+	return f, nil
+}
+
+func parseLayers(s string) ([]model.Layer, error) {
+	var out []model.Layer
+	for _, name := range strings.Split(s, ",") {
+		l := model.Layer(strings.TrimSpace(name))
+		if l != model.LayerNetwork {
+			return nil, fmt.Errorf("--layers: unknown or not yet available layer %q (available: network)", l)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/report"
+	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
+)
+
+// runCmd validates every input before it touches the cluster, runs, renders
+// the report and maps it to the exit code.
+func runCmd(ctx context.Context, s Streams, args []string) (int, error) {
+	f, err := parseRun(args, s.Err)
+	if err != nil {
+		return ExitIncomplete, err
+	}
+	format, err := report.ParseFormat(f.output)
+	if err != nil {
+		return ExitIncomplete, err
+	}
+	layers, err := parseLayers(f.layers)
+	if err != nil {
+		return ExitIncomplete, err
+	}
+	sp := spec.Default()
+	if f.specFile != "" {
+		if sp, err = spec.Load(f.specFile); err != nil {
+			return ExitIncomplete, err
+		}
+	}
+	client, err := f.cluster.client()
+	if err != nil {
+		return ExitIncomplete, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	opts := runner.Options{
+		Spec: sp, Layers: layers, Keep: f.keep, Version: Version, Progress: s.Err,
+		Network: network.Config{Image: f.image, PullPolicy: corev1.PullPolicy(f.pull), ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2},
+	}
+	rep, runErr := runner.Execute(ctx, client, opts)
+	if rep == nil {
+		return ExitIncomplete, runErr
+	}
+	if err := writeReport(s, f.outputFile, rep, format); err != nil {
+		return ExitIncomplete, err
+	}
+	fmt.Fprintln(s.Err, report.ResultLine(rep))
+	if runErr != nil {
+		return ExitIncomplete, runErr
+	}
+	return model.ExitCode(rep), nil
+}
+
+func writeReport(s Streams, path string, rep *model.Report, format report.Format) error {
+	var buf bytes.Buffer
+	if err := report.Render(&buf, rep, format); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	if path == "" {
+		_, err := s.Out.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	fmt.Fprintf(s.Err, "report written to %s\n", path)
+	return nil
+}
+

@@ -1,0 +1,67 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// Exec runs cmd in a container and returns its stdout and stderr. A non-nil
+// error means the command could not be run or exited non-zero; the caller
+// decides whether its output is still usable.
+func (c *Client) Exec(ctx context.Context, ns, pod, container string, cmd []string, stdin []byte) (string, string, error) {
+	req := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{
+			Container: container, Command: cmd, Stdin: stdin != nil, Stdout: true, Stderr: true,
+		}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
+	if err != nil {
+		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
+	if err != nil {
+		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+	}
+	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+	}
+	var out, errb bytes.Buffer
+	opts := remotecommand.StreamOptions{Stdout: &out, Stderr: &errb}
+	if stdin != nil {
+		opts.Stdin = bytes.NewReader(stdin)
+	}
+	err = exec.StreamWithContext(ctx, opts)
+	if err != nil {
+		err = fmt.Errorf("exec %s in %s/%s: %w", cmd[0], ns, pod, err)
+	}
+	return out.String(), errb.String(), err
+}
+
+// ReproExec is the kubectl command a person pastes to run cmd in the pod.
+func (c *Client) ReproExec(ns, pod, container string, cmd []string) string {
+	var b strings.Builder
+	b.WriteString("kubectl")
+	if c.Kubeconfig != "" {
+		fmt.Fprintf(&b, " --kubeconfig %s", c.Kubeconfig)
+	}
+	if c.Context != "" && c.Context != "in-cluster" {
+		fmt.Fprintf(&b, " --context %s", c.Context)
+	}
+	fmt.Fprintf(&b, " exec -n %s %s -c %s --", ns, pod, container)
+	for _, a := range cmd {
+		b.WriteString(" " + a)
+	}
+	return b.String()
+}
+
+var _ io.Reader = (*bytes.Reader)(nil)

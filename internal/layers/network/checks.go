@@ -1,0 +1,172 @@
+package network
+
+import (
+	"slices"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Check is one network check: its identity and expectation, and the paths
+// that it covers in a topology. Adding a check is adding one entry to Checks.
+type Check struct {
+	model.Check
+	Paths func(t *Topology) []Path
+}
+
+var (
+	bothProtocols = []probes.Protocol{probes.TCP, probes.UDP}
+	onlyTCP       = []probes.Protocol{probes.TCP}
+	onlyUDP       = []probes.Protocol{probes.UDP}
+	allVias       = []model.Via{model.ViaPodIP, model.ViaServiceIP, model.ViaServiceName}
+)
+
+func check(id, name, desc string, want model.Reach, paths func(t *Topology) []Path) Check {
+	return Check{
+		Check: model.Check{ID: "network/" + id, Layer: model.LayerNetwork, Name: name, Description: desc, Expected: model.ExpectReach(want)},
+		Paths: paths,
+	}
+}
+
+// Checks is the network layer, in report order. The canary is not here: it
+// needs its own policy and timing (see canary.go).
+var Checks = []Check{
+	check("same-namespace", "same namespace allowed",
+		"a pod reaches a pod of its own namespace (TCP and UDP, by pod IP, service IP and name): the positive control that tells a down server from a blocked one",
+		model.ReachAllowed, pairs(bothProtocols, func(from, to Peer) bool { return from.Namespace == to.Namespace })),
+	check("cross-tenant-tcp", "cross-tenant TCP denied",
+		"no pod of one tenant reaches a pod of another tenant over TCP, in either direction",
+		model.ReachBlocked, pairs(onlyTCP, crossTenant)),
+	check("cross-tenant-udp", "cross-tenant UDP denied",
+		"no pod of one tenant reaches a pod of another tenant over UDP, in either direction",
+		model.ReachBlocked, pairs(onlyUDP, crossTenant)),
+	check("shared-ingress-allowed", "shared namespace to tenant allowed",
+		"a declared shared namespace (e.g. ingress) reaches the tenants it serves",
+		model.ReachAllowed, pairs(bothProtocols, func(from, to Peer) bool {
+			return from.Role == RoleShared && to.Role == RoleTenant && slices.Contains(from.AllowedTo, to.Tenant)
+		})),
+	check("other-namespace-ingress-denied", "other namespaces to tenant denied",
+		"a namespace that is neither the tenant's nor a shared namespace allowed to it does not reach the tenant",
+		model.ReachBlocked, pairs(bothProtocols, func(from, to Peer) bool {
+			return to.Role == RoleTenant && (from.Role == RoleOutsider ||
+				(from.Role == RoleShared && !slices.Contains(from.AllowedTo, to.Tenant)))
+		})),
+	check("tenant-egress-denied", "tenant egress to other namespaces denied",
+		"default-deny egress: a tenant reaches neither shared nor other namespaces unless a policy allows it",
+		model.ReachBlocked, pairs(bothProtocols, func(from, to Peer) bool {
+			return from.Role == RoleTenant && (to.Role == RoleShared || to.Role == RoleOutsider)
+		})),
+	check("dns-kube-dns-allowed", "DNS to kube-dns allowed",
+		"tenants resolve names through cluster DNS (UDP and TCP 53)",
+		model.ReachAllowed, dnsPaths(func(t *Topology) (string, string, string) { return "kube-dns", "", t.DNS.ServiceIP })),
+	check("dns-other-resolver-denied", "DNS to another resolver denied",
+		"tenants cannot use a DNS server that is not kube-dns (an in-cluster stand-in resolver on port 53)",
+		model.ReachBlocked, dnsPaths(func(t *Topology) (string, string, string) {
+			return "stand-in resolver", t.StandIn.String(), t.StandIn.IP
+		})),
+}
+
+func crossTenant(from, to Peer) bool {
+	return from.Role == RoleTenant && to.Role == RoleTenant && from.Tenant != to.Tenant
+}
+
+// pairs covers every (from, to) pair of probe-pod peers that keep selects,
+// for each protocol and every way of addressing the target.
+func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topology) []Path {
+	return func(t *Topology) []Path {
+		var out []Path
+		for _, from := range t.Peers {
+			for _, to := range t.Peers {
+				if from.Role == RoleCanary || to.Role == RoleCanary || !keep(from, to) {
+					continue
+				}
+				for _, proto := range protos {
+					for _, via := range allVias {
+						out = append(out, serverPath(t, from, to, proto, via))
+					}
+				}
+			}
+		}
+		return out
+	}
+}
+
+func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) Path {
+	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
+		Port: probes.ServePort, Protocol: proto, Via: via}
+	switch via {
+	case model.ViaPodIP:
+		p.Host = to.Server.IP
+	case model.ViaServiceIP:
+		p.Host = to.ServiceIP
+	case model.ViaServiceName:
+		p.Host = to.ServiceName
+	}
+	if from.Namespace != to.Namespace {
+		p.Control = serverPath(t, to, to, proto, via).Key()
+	}
+	return p
+}
+
+// dnsPaths: every tenant asks a resolver a DNS question over UDP and TCP. The
+// control is the outsider namespace asking the same resolver: it has no
+// policy, so it reaches any resolver that is up.
+func dnsPaths(target func(t *Topology) (name, pod, ip string)) func(t *Topology) []Path {
+	return func(t *Topology) []Path {
+		name, pod, ip := target(t)
+		if ip == "" {
+			return nil // no such resolver here: the check says why
+		}
+		outsider, hasOutsider := t.peer(RoleOutsider)
+		var out []Path
+		for _, from := range t.Peers {
+			if from.Role != RoleTenant {
+				continue
+			}
+			for _, proto := range bothProtocols {
+				p := Path{From: from, FromPod: from.Client, To: name, ToPod: pod, Host: ip,
+					Port: probes.ServeDNSPort, Protocol: proto, Mode: probes.DNS, Via: model.ViaServiceIP}
+				if pod != "" {
+					p.Via = model.ViaPodIP
+				}
+				if hasOutsider {
+					c := p
+					c.From, c.FromPod = outsider, outsider.Client
+					p.Control = c.Key()
+				}
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+}
+
+// controlPaths returns the paths that serve as positive controls for paths
+// and are not among them already.
+func controlPaths(t *Topology, paths []Path) []Path {
+	have := map[string]bool{}
+	for _, p := range paths {
+		have[p.Key()] = true
+	}
+	outsider, _ := t.peer(RoleOutsider)
+	var out []Path
+	for _, p := range paths {
+		if p.Control == "" || have[p.Control] {
+			continue
+		}
+		c := p
+		c.Control = ""
+		if p.Mode == probes.DNS {
+			c.From, c.FromPod = outsider, outsider.Client
+		} else {
+			for _, peer := range t.Peers {
+				if peer.Server.String() == p.ToPod {
+					c.From, c.FromPod = peer, peer.Client
+				}
+			}
+		}
+		have[c.Key()] = true
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// maxEvidence bounds the evidence items kept per check; the reason says how
+// many more paths disagreed.
+const maxEvidence = 16
+
+// judge compares each check's paths with what was observed. It is pure: the
+// observations are values, the expectation comes from the check.
+func judge(checks []Check, t *Topology, obs map[string]*Observation, repro func(Path) string, cause string) []model.Result {
+	var out []model.Result
+	for _, c := range checks {
+		out = append(out, judgeCheck(c, t, obs, repro, cause))
+	}
+	return out
+}
+
+func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Path) string, cause string) model.Result {
+	want := c.Expected.Reach
+	paths := c.Paths(t)
+	if len(paths) == 0 {
+		return c.Result(model.Skipped("no path of this kind in the tenancy spec"))
+	}
+	counts := map[model.Verdict]int{}
+	var evidence []model.Evidence
+	var firstBroken, firstError string
+	var total time.Duration
+	attempts := 0
+	for _, p := range paths {
+		o := obs[p.Key()]
+		if o == nil {
+			counts[model.VerdictError]++
+			firstError = "a path was never probed"
+			continue
+		}
+		j := model.JudgeReach(want, o.Reach(), controlOK(p, o, obs))
+		counts[j.Verdict]++
+		attempts += len(o.Results)
+		total += o.Duration
+		if j.Verdict == model.VerdictHeld {
+			continue
+		}
+		line := fmt.Sprintf("%s -> %s %s", p.From.Display, p.To, describe(p))
+		if j.Verdict == model.VerdictBroken && firstBroken == "" {
+			firstBroken = line + ": " + j.Reason
+		}
+		if j.Verdict == model.VerdictError && firstError == "" {
+			firstError = line + ": " + j.Reason
+		}
+		if len(evidence) < maxEvidence {
+			evidence = append(evidence, evidenceOf(p, o, repro(p)))
+		}
+	}
+	n := len(paths)
+	var j model.Judgement
+	switch {
+	case counts[model.VerdictBroken] > 0:
+		reason := fmt.Sprintf("%d of %d paths broken, e.g. %s", counts[model.VerdictBroken], n, firstBroken)
+		if cause != "" && want == model.ReachBlocked {
+			reason += "; " + cause
+		}
+		j = model.Broken(reason)
+	case counts[model.VerdictError] > 0:
+		j = model.Errored(fmt.Sprintf("%d of %d paths could not be judged, e.g. %s", counts[model.VerdictError], n, firstError))
+	default:
+		j = model.Held(fmt.Sprintf("all %d paths %s", n, strings.ToLower(string(want))))
+	}
+	r := c.Result(j)
+	r.Expected = fmt.Sprintf("%s on all %d paths", want, n)
+	r.Observed = fmt.Sprintf("%d held, %d broken, %d error", counts[model.VerdictHeld], counts[model.VerdictBroken], counts[model.VerdictError])
+	r.Evidence = evidence
+	r.Attempts = attempts
+	r.Duration = model.Millis(total)
+	return r
+}
+
+// controlOK: a Blocked observation counts only when the target answered its
+// own namespace (or, for a resolver, a namespace without policy).
+func controlOK(p Path, o *Observation, obs map[string]*Observation) bool {
+	if p.Control == "" {
+		return o.Reach() == model.ReachAllowed
+	}
+	c := obs[p.Control]
+	return c != nil && c.Reach() == model.ReachAllowed
+}
+
+func describe(p Path) string {
+	if p.Mode == probes.DNS {
+		return fmt.Sprintf("DNS %s/%d", strings.ToUpper(string(p.Protocol)), p.Port)
+	}
+	return fmt.Sprintf("%s/%d via %s", strings.ToUpper(string(p.Protocol)), p.Port, p.Via.Title())
+}
+
+func evidenceOf(p Path, o *Observation, repro string) model.Evidence {
+	outcomes := make([]string, len(o.Results))
+	for i, r := range o.Results {
+		outcomes[i] = string(r.Outcome)
+	}
+	last, _ := json.Marshal(o.Last())
+	to := p.To
+	if p.ToPod != "" {
+		to = p.ToPod
+	}
+	return model.Evidence{
+		Action:   fmt.Sprintf("%s (%s)", describe(p), net(p)),
+		From:     p.FromPod.String(),
+		To:       to,
+		Outcome:  model.Outcome(o.Last().Outcome),
+		Raw:      fmt.Sprintf("attempts: %s; last: %s", strings.Join(outcomes, ", "), last),
+		Attempts: len(o.Results),
+		Duration: model.Millis(o.Duration),
+		Repro:    repro,
+	}
+}
+
+func net(p Path) string { return p.Host + ":" + strconv.Itoa(p.Port) }
+
+// agentArgs is the agent command line that reproduces one path.
+func agentArgs(p Path, timeout time.Duration) []string {
+	mode := p.Mode
+	if mode == "" {
+		mode = probes.Connect
+	}
+	return []string{probes.AgentPath, "connect", "--host", p.Host, "--port", strconv.Itoa(p.Port),
+		"--protocol", string(p.Protocol), "--mode", string(mode), "--timeout", timeout.String()}
+}
+
+// matrices lays the connect paths of every check out as reachability
+// matrices, one per protocol and way of addressing.
+func matrices(checks []Check, t *Topology, obs map[string]*Observation) []model.Matrix {
+	var peers []string
+	for _, p := range t.Peers {
+		if p.Role != RoleCanary {
+			peers = append(peers, p.Display)
+		}
+	}
+	var out []model.Matrix
+	for _, proto := range bothProtocols {
+		for _, via := range allVias {
+			m := model.NewMatrix(model.Protocol(strings.ToUpper(string(proto))), probes.ServePort, via, peers)
+			for _, c := range checks {
+				for _, p := range c.Paths(t) {
+					if p.Mode == probes.DNS || p.Protocol != proto || p.Via != via {
+						continue
+					}
+					_ = m.SetExpected(p.From.Display, p.To, c.Expected.Reach)
+					if o := obs[p.Key()]; o != nil {
+						_ = m.SetObserved(p.From.Display, p.To, o.Reach())
+					}
+				}
+			}
+			out = append(out, *m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,107 @@
+// Package network is the network layer: it deploys probe pods into every
+// namespace of the run, tries the paths the tenancy spec allows and forbids,
+// and judges each against its expectation.
+//
+// A Topology is what the cluster gave us (pod IPs, service IPs); the spec is
+// what the tenants should look like. The two are kept apart, as the upstream
+// netpol suite keeps Pod apart from TestPod.
+package network
+
+import (
+	"fmt"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Role of a namespace in the network layer.
+type Role string
+
+const (
+	RoleTenant   Role = "tenant"
+	RoleShared   Role = "shared"
+	RoleOutsider Role = "outsider" // a namespace that is neither tenant nor shared
+	RoleCanary   Role = "canary"   // only for the enforcement canary
+)
+
+// Pod is one deployed probe pod.
+type Pod struct {
+	Namespace, Name, IP string
+}
+
+func (p Pod) String() string { return p.Namespace + "/" + p.Name }
+
+// Peer is one namespace of the run with its probe pods: a server that the
+// other namespaces try to reach, and a client in the same namespace that
+// probes from there (its probe of the server is the positive control).
+type Peer struct {
+	// Display is the namespace's name in the spec (before run suffixes).
+	Display   string
+	Namespace string
+	Tenant    string // tenant name for RoleTenant
+	Role      Role
+	Server    Pod
+	Client    Pod
+	// ServiceIP and ServiceName address the server through its Service.
+	ServiceIP   string
+	ServiceName string
+	// AllowedTo lists the tenants a shared namespace may reach.
+	AllowedTo []string
+}
+
+// DNS is cluster DNS as the tenants see it.
+type DNS struct {
+	ServiceIP string // the kube-dns Service's ClusterIP
+	Name      string // namespace/service, for display
+}
+
+// Topology is every peer of the run, in a stable order.
+type Topology struct {
+	Peers []Peer
+	DNS   DNS
+	// StandIn is the stand-in resolver that is not kube-dns: the outsider's
+	// server pod also serves DNS. Tenants must not reach it.
+	StandIn Pod
+	// ClusterDomain completes service names ("cluster.local").
+	ClusterDomain string
+}
+
+// Peer returns the peer of a role; ok is false when there is none.
+func (t *Topology) peer(role Role) (Peer, bool) {
+	for _, p := range t.Peers {
+		if p.Role == role {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+// Path is one probe: from a client pod to a target, by one protocol and one
+// way of addressing the target.
+type Path struct {
+	From     Peer
+	FromPod  Pod
+	To       string // display name of the target ("tenant-b-prod", "kube-dns")
+	ToPod    string // namespace/pod of the target, when it is a probe pod
+	Host     string
+	Port     int
+	Protocol probes.Protocol
+	Mode     probes.Mode
+	Via      model.Via
+	// Control is the key of the path whose success shows the target is up.
+	Control string
+}
+
+// Key identifies a path; identical probes share a key and run once.
+func (p Path) Key() string {
+	mode := p.Mode
+	if mode == "" {
+		mode = probes.Connect
+	}
+	return fmt.Sprintf("%s>%s:%d/%s/%s", p.FromPod, p.Host, p.Port, p.Protocol, mode)
+}
+
+// Target is the probe agent's view of the path.
+func (p Path) Target(timeoutMs int) probes.Target {
+	return probes.Target{ID: p.Key(), Host: p.Host, Port: p.Port, Protocol: p.Protocol, Mode: p.Mode, TimeoutMs: timeoutMs}
+}

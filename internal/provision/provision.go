@@ -1,0 +1,151 @@
+// Package provision creates the objects of a run (test tenants, probe pods,
+// services, policies) and removes them again. Everything it creates carries
+// the run's labels, so an interrupted run can be cleaned up by label.
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
+)
+
+// EnsureNamespacesFree fails, before anything is created, when one of names
+// exists already: a namespace that is not this run's is never touched.
+func EnsureNamespacesFree(ctx context.Context, cs kubernetes.Interface, names []string) error {
+	var taken []string
+	for _, n := range names {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			taken = append(taken, n)
+		case apierrors.IsNotFound(err):
+		default:
+			return fmt.Errorf("check namespace %s: %w", n, err)
+		}
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("namespace %s already exists and is not this run's: nothing was created; remove it or choose other names in the spec", strings.Join(taken, ", "))
+	}
+	return nil
+}
+
+// Create creates objs in order; namespaces first, so that a later object's
+// namespace exists. It stops at the first error.
+func Create(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object) error {
+	for _, o := range objs {
+		if err := create(ctx, cs, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func create(ctx context.Context, cs kubernetes.Interface, o runtime.Object) error {
+	var err error
+	var kind, name string
+	c := metav1.CreateOptions{FieldManager: "tenantcheck"}
+	switch v := o.(type) {
+	case *corev1.Namespace:
+		kind, name = "namespace", v.Name
+		_, err = cs.CoreV1().Namespaces().Create(ctx, v, c)
+	case *corev1.ResourceQuota:
+		kind, name = "resourcequota", v.Namespace+"/"+v.Name
+		_, err = cs.CoreV1().ResourceQuotas(v.Namespace).Create(ctx, v, c)
+	case *corev1.LimitRange:
+		kind, name = "limitrange", v.Namespace+"/"+v.Name
+		_, err = cs.CoreV1().LimitRanges(v.Namespace).Create(ctx, v, c)
+	case *corev1.ServiceAccount:
+		kind, name = "serviceaccount", v.Namespace+"/"+v.Name
+		_, err = cs.CoreV1().ServiceAccounts(v.Namespace).Create(ctx, v, c)
+	case *corev1.Service:
+		kind, name = "service", v.Namespace+"/"+v.Name
+		_, err = cs.CoreV1().Services(v.Namespace).Create(ctx, v, c)
+	case *corev1.Pod:
+		kind, name = "pod", v.Namespace+"/"+v.Name
+		_, err = cs.CoreV1().Pods(v.Namespace).Create(ctx, v, c)
+	case *networkingv1.NetworkPolicy:
+		kind, name = "networkpolicy", v.Namespace+"/"+v.Name
+		_, err = cs.NetworkingV1().NetworkPolicies(v.Namespace).Create(ctx, v, c)
+	case *rbacv1.Role:
+		kind, name = "role", v.Namespace+"/"+v.Name
+		_, err = cs.RbacV1().Roles(v.Namespace).Create(ctx, v, c)
+	case *rbacv1.RoleBinding:
+		kind, name = "rolebinding", v.Namespace+"/"+v.Name
+		_, err = cs.RbacV1().RoleBindings(v.Namespace).Create(ctx, v, c)
+	default:
+		return fmt.Errorf("create: unsupported object %T", o)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s %s: %w", kind, name, err)
+	}
+	return nil
+}
+
+// WaitServiceAccount waits until the namespace's default service account
+// exists: pods created before it are refused.
+func WaitServiceAccount(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+}
+
+// Selector returns the label selector of everything a run created, or of
+// everything tenantcheck created when runID is empty.
+func Selector(runID string) string {
+	s := baseline.LabelManagedBy + "=" + baseline.ManagedByTenantcheck
+	if runID != "" {
+		s += "," + baseline.LabelRun + "=" + runID
+	}
+	return s
+}
+
+// Cleanup deletes the namespaces that match selector and waits until they
+// are gone. It returns the names still present when timeout ran out.
+func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, timeout time.Duration) ([]string, error) {
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces %s: %w", selector, err)
+	}
+	var errs []error
+	zero := int64(0)
+	for _, ns := range list.Items {
+		if ns.DeletionTimestamp != nil {
+			continue
+		}
+		// Pods first with no grace period: the namespace then goes in seconds.
+		_ = cs.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+		err := cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", ns.Name, err))
+		}
+	}
+	var left []string
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		l, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, nil
+		}
+		left = left[:0]
+		for _, ns := range l.Items {
+			left = append(left, ns.Name)
+		}
+		return len(left) == 0, nil
+	})
+	sort.Strings(left)
+	return left, errors.Join(errs...)
+}

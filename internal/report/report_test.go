@@ -1,0 +1,149 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites the file with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./internal/report/ -update to create it")
+	assert.Equal(t, string(want), got, "rendered output differs from %s; rerun with -update if intended", path)
+}
+
+func render(t *testing.T, r *model.Report, f Format) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, Render(&buf, r, f))
+	return buf.String()
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		format Format
+		file   string
+	}{
+		{Table, "report.table.golden"},
+		{Markdown, "report.markdown.golden"},
+		{JUnit, "report.junit.golden"},
+	} {
+		t.Run(string(tc.format), func(t *testing.T) {
+			golden(t, tc.file, render(t, fixtureReport(t), tc.format))
+		})
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Format
+		wantErr bool
+	}{
+		{"", Table, false},
+		{"table", Table, false},
+		{"JSON", JSON, false},
+		{" junit ", JUnit, false},
+		{"markdown", Markdown, false},
+		{"yaml", "", true},
+		{"md", "", true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseFormat(tc.in)
+			if tc.wantErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "table, json, junit, markdown")
+				assert.Contains(t, err.Error(), tc.in)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestFormatsAreRenderable(t *testing.T) {
+	assert.Equal(t, []Format{Table, JSON, JUnit, Markdown}, Formats())
+	for _, f := range Formats() {
+		got, err := ParseFormat(string(f))
+		require.NoError(t, err)
+		assert.Equal(t, f, got)
+		assert.NotEmpty(t, render(t, fixtureReport(t), f))
+	}
+}
+
+func TestRenderDefaultsToTable(t *testing.T) {
+	rep := fixtureReport(t)
+	assert.Equal(t, render(t, rep, Table), render(t, rep, ""))
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestRenderErrors(t *testing.T) {
+	var buf bytes.Buffer
+	err := Render(&buf, nil, Table)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no report")
+
+	err = Render(&buf, fixtureReport(t), Format("yaml"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "table, json, junit, markdown")
+	assert.Empty(t, buf.String(), "nothing is written on error")
+
+	err = Render(failingWriter{}, fixtureReport(t), JSON)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "disk full")
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	rep := fixtureReport(t)
+	out := render(t, rep, JSON)
+	assert.Contains(t, out, "\n  \"apiVersion\"", "indented")
+	assert.Contains(t, out, "--timeout 1s", "repro kept verbatim")
+	got, err := model.DecodeReport(strings.NewReader(out))
+	require.NoError(t, err)
+	assert.Equal(t, rep, got)
+}
+
+func TestTableEmptyReport(t *testing.T) {
+	rep := model.NewReport(model.Metadata{}, nil, nil)
+	out := render(t, rep, Table)
+	assert.Contains(t, out, "No checks ran.")
+	assert.Contains(t, out, "duration unknown")
+	assert.True(t, strings.HasSuffix(out, "RESULT: incomplete: no checks ran\n"), out)
+	assert.NotContains(t, render(t, rep, Markdown), "| Layer |")
+}
+
+func TestTableShowsEveryRepro(t *testing.T) {
+	rep := fixtureReport(t)
+	out := render(t, rep, Table)
+	lines := map[string]bool{}
+	for line := range strings.SplitSeq(out, "\n") {
+		lines[strings.TrimSpace(line)] = true
+	}
+	for _, res := range rep.Results {
+		for _, ev := range res.Evidence {
+			assert.True(t, lines[ev.Repro], "repro of %s alone on its line", res.CheckID)
+		}
+	}
+	assert.NotContains(t, out, "\x1b[", "no ANSI escapes")
+}

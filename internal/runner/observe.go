@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/provision"
+)
+
+// requiredPermissions are what provision mode does; a missing one is named
+// before anything is created.
+var requiredPermissions = []kube.Permission{
+	{Verb: "create", Resource: "namespaces"},
+	{Verb: "delete", Resource: "namespaces"},
+	{Verb: "list", Resource: "namespaces"},
+	{Verb: "create", Resource: "pods"},
+	{Verb: "create", Resource: "pods", Subresource: "exec"},
+	{Verb: "get", Resource: "pods"},
+	{Verb: "create", Resource: "services"},
+	{Verb: "create", Resource: "resourcequotas"},
+	{Verb: "create", Resource: "limitranges"},
+	{Verb: "create", Resource: "serviceaccounts"},
+	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
+	{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "roles"},
+	{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
+}
+
+func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, error) {
+	version, err := c.ServerVersion(ctx)
+	if err != nil {
+		return model.Metadata{}, err
+	}
+	missing, err := c.CheckPermissions(ctx, requiredPermissions)
+	if err != nil {
+		return model.Metadata{}, err
+	}
+	if len(missing) > 0 {
+		return model.Metadata{}, kube.MissingPermissionsError(missing)
+	}
+	if err := provision.EnsureNamespacesFree(ctx, c.Clientset, run.namespaces()); err != nil {
+		return model.Metadata{}, err
+	}
+	digest, _ := run.opts.Spec.Digest()
+	meta := model.Metadata{
+		ClusterVersion: version, TenantcheckVersion: run.opts.Version, Mode: model.ModeProvision,
+		Start: run.started, SpecDigest: digest, Tenants: run.Spec.TenantNames(),
+	}
+	if nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		meta.Nodes = len(nodes.Items)
+	}
+	meta.CNI = guessCNI(ctx, c)
+	run.say("cluster %s (%s), %d node(s), CNI %s", c.Config.Host, version, meta.Nodes, meta.CNI)
+	return meta, nil
+}
+
+// guessCNI names the CNI from the pods of kube-system; it is a hint for the
+// report, never used for a verdict.
+func guessCNI(ctx context.Context, c *kube.Client) string {
+	pods, err := c.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{Limit: 500})
+	if err != nil {
+		return "unknown"
+	}
+	for _, p := range pods.Items {
+		for _, cni := range []string{"calico", "cilium", "kube-router", "antrea", "weave", "flannel", "kindnet", "canal"} {
+			if strings.Contains(p.Name, cni) {
+				return cni
+			}
+		}
+	}
+	return "unknown"
+}
+
+func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata, phase func(string, time.Time)) (*model.Report, error) {
+	var results []model.Result
+	var matrices []model.Matrix
+	var latency time.Duration
+	if wants(run.opts.Layers, model.LayerNetwork) {
+		in := network.Input{
+			Peers: run.Peers, DNSNamespace: run.Spec.DNS.Namespace, DNSService: run.Spec.DNS.Service,
+			Config: run.opts.Network, EnforceBudget: run.opts.EnforceBudget,
+		}
+		in.Config.Labels = run.Labels
+		run.say("network: deploying probe pods in %d namespaces", len(run.Peers))
+		out := network.Run(ctx, c.Clientset, c, in)
+		phase("deploy", time.Now().Add(-out.DeployTime))
+		phase("probe", time.Now().Add(-out.ProbeTime))
+		run.say("network: pods ready in %.1fs; probed in %.1fs", out.DeployTime.Seconds(), out.ProbeTime.Seconds())
+		results = append(results, out.Results...)
+		matrices = append(matrices, out.Matrices...)
+		latency = out.EnforcementLatency
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())
+	}
+	r := model.NewReport(meta, results, matrices)
+	r.EnforcementLatency = model.Millis(latency)
+	return r, nil
+}

@@ -1,0 +1,206 @@
+// Package runner drives one tenantcheck run through its phases: plan,
+// preflight, provision, observe (each layer), compare, report, and cleanup,
+// which always runs, on error and on interrupt too.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/provision"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
+)
+
+// Options of one run. The zero value runs every layer against the guide's
+// baseline tenants.
+type Options struct {
+	Spec    *spec.Spec // nil: the built-in guide baseline
+	Layers  []model.Layer
+	Keep    bool // leave the run's namespaces in place (for debugging)
+	Network network.Config
+	// EnforceBudget bounds the wait for a fresh policy to be enforced.
+	EnforceBudget  time.Duration
+	CleanupTimeout time.Duration
+	Version        string
+	Progress       io.Writer
+	// AfterProvision runs once the test tenants exist and before any probe:
+	// live tests use it to break a tenant on purpose.
+	AfterProvision func(ctx context.Context, cs kubernetes.Interface, run *Run) error
+}
+
+// Run is what one run is working with; AfterProvision hooks see it.
+type Run struct {
+	ID      string
+	Spec    *spec.Spec // with run-unique namespace names
+	Labels  map[string]string
+	Peers   []network.Peer
+	started time.Time
+	opts    Options
+}
+
+// Namespace returns the run-unique name of a namespace of the spec.
+func (r *Run) Namespace(specName string) string { return spec.RunNamespace(r.ID, specName) }
+
+func (r *Run) say(format string, args ...any) {
+	if r.opts.Progress != nil {
+		fmt.Fprintf(r.opts.Progress, "[%5.1fs] %s\n", time.Since(r.started).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// Execute runs tenantcheck in provision mode. It returns a report whenever
+// the checks ran, and an error when the run could not be done; cleanup
+// errors are returned alongside the report.
+func Execute(ctx context.Context, c *kube.Client, opts Options) (*model.Report, error) {
+	run, err := newRun(opts)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := preflight(ctx, c, run)
+	if err != nil {
+		return nil, err
+	}
+	var timings []model.PhaseTiming
+	phase := func(name string, since time.Time) {
+		timings = append(timings, model.PhaseTiming{Phase: name, Duration: model.Millis(time.Since(since))})
+	}
+	report, runErr := func() (*model.Report, error) {
+		t := time.Now()
+		if err := provisionTenants(ctx, c.Clientset, run); err != nil {
+			return nil, err
+		}
+		phase("provision", t)
+		if opts.AfterProvision != nil {
+			if err := opts.AfterProvision(ctx, c.Clientset, run); err != nil {
+				return nil, fmt.Errorf("after-provision hook: %w", err)
+			}
+		}
+		return observe(ctx, c, run, meta, phase)
+	}()
+	t := time.Now()
+	cleanErr := cleanup(c.Clientset, run)
+	phase("cleanup", t)
+	if report != nil {
+		report.Timings = timings
+		report.Metadata.End = time.Now()
+	}
+	if ctx.Err() != nil && runErr == nil {
+		runErr = fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	return report, errors.Join(runErr, cleanErr)
+}
+
+func newRun(opts Options) (*Run, error) {
+	s := opts.Spec
+	if s == nil {
+		s = spec.Default()
+	}
+	id := runID()
+	runSpec, err := s.WithRunSuffix(id)
+	if err != nil {
+		return nil, err
+	}
+	opts.Spec = s
+	if len(opts.Layers) == 0 {
+		opts.Layers = []model.Layer{model.LayerNetwork}
+	}
+	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), started: time.Now(), opts: opts}
+	r.Peers = peers(s, runSpec, id)
+	return r, nil
+}
+
+// runID is five random lower-case letters and digits: short enough to keep
+// namespace names readable, random enough that runs never collide.
+func runID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// peers lists the namespaces of the network layer: the tenants' and the
+// shared ones from the spec, plus an outsider and a canary of the run's own.
+func peers(orig, run *spec.Spec, id string) []network.Peer {
+	var out []network.Peer
+	for i, t := range run.Tenants {
+		for k, ns := range t.Namespaces {
+			out = append(out, network.Peer{Display: orig.Tenants[i].Namespaces[k], Namespace: ns, Tenant: t.Name, Role: network.RoleTenant})
+		}
+	}
+	for i, s := range run.Shared {
+		out = append(out, network.Peer{Display: orig.Shared[i].Namespace, Namespace: s.Namespace, Role: network.RoleShared, AllowedTo: s.AllowedTo})
+	}
+	out = append(out,
+		network.Peer{Display: "outsider", Namespace: spec.RunNamespace(id, "outsider"), Role: network.RoleOutsider},
+		network.Peer{Display: "canary", Namespace: spec.RunNamespace(id, "canary"), Role: network.RoleCanary})
+	return out
+}
+
+// namespaces of the run, in creation order.
+func (r *Run) namespaces() []string {
+	var out []string
+	for _, p := range r.Peers {
+		out = append(out, p.Namespace)
+	}
+	return out
+}
+
+func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) error {
+	plan, err := baseline.ForSpec(run.Spec, run.Labels)
+	if err != nil {
+		return fmt.Errorf("build the baseline: %w", err)
+	}
+	objs := plan.List()
+	for _, p := range run.Peers {
+		if p.Role == network.RoleOutsider || p.Role == network.RoleCanary {
+			objs = append([]runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: run.Labels}}}, objs...)
+		}
+	}
+	if err := provision.Create(ctx, cs, objs); err != nil {
+		return kube.Explain(err, "provision the test tenants")
+	}
+	run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Peers), run.ID)
+	return nil
+}
+
+func cleanup(cs kubernetes.Interface, run *Run) error {
+	if run.opts.Keep {
+		run.say("--keep: leaving namespaces %s", strings.Join(run.namespaces(), ", "))
+		return nil
+	}
+	timeout := run.opts.CleanupTimeout
+	if timeout <= 0 {
+		timeout = 3 * time.Minute
+	}
+	// A fresh context: cleanup must run after an interrupt cancelled the run's.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+	defer cancel()
+	run.say("cleaning up run %s", run.ID)
+	left, err := provision.Cleanup(ctx, cs, provision.Selector(run.ID), timeout)
+	if len(left) > 0 {
+		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup`)", timeout, strings.Join(left, ", ")))
+	}
+	if err == nil {
+		run.say("cleaned up: no namespace of run %s is left", run.ID)
+	}
+	return err
+}
+
+func wants(layers []model.Layer, l model.Layer) bool { return slices.Contains(layers, l) }
