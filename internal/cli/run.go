@@ -75,4 +75,3 @@ func writeReport(s Streams, path string, rep *model.Report, format report.Format
 	fmt.Fprintf(s.Err, "report written to %s\n", path)
 	return nil
 }
-

@@ -84,14 +84,14 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	if wants(run.opts.Layers, model.LayerNetwork) {
 		in := network.Input{
 			Peers: run.Peers, DNSNamespace: run.Spec.DNS.Namespace, DNSService: run.Spec.DNS.Service,
-			Config: run.opts.Network, EnforceBudget: run.opts.EnforceBudget,
+			Config: run.opts.Network, EnforceBudget: run.opts.EnforceBudget, Say: run.say,
 		}
 		in.Config.Labels = run.Labels
 		run.say("network: deploying probe pods in %d namespaces", len(run.Peers))
 		out := network.Run(ctx, c.Clientset, c, in)
 		phase("deploy", time.Now().Add(-out.DeployTime))
 		phase("probe", time.Now().Add(-out.ProbeTime))
-		run.say("network: pods ready in %.1fs; probed in %.1fs", out.DeployTime.Seconds(), out.ProbeTime.Seconds())
+		run.say("network: probed in %.1fs", out.ProbeTime.Seconds())
 		results = append(results, out.Results...)
 		matrices = append(matrices, out.Matrices...)
 		latency = out.EnforcementLatency

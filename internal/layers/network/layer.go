@@ -19,6 +19,8 @@ type Input struct {
 	Config       Config
 	// EnforceBudget bounds the canary's wait for enforcement (default 10s).
 	EnforceBudget time.Duration
+	// Say reports progress; nil is quiet.
+	Say func(format string, args ...any)
 }
 
 // Output is the layer's share of the report.
@@ -36,10 +38,15 @@ type Output struct {
 // that carries the reason.
 func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Output {
 	cfg := in.Config.withDefaults()
+	say := in.Say
+	if say == nil {
+		say = func(string, ...any) {}
+	}
 	out := &Output{}
 	start := time.Now()
 	peers, err := Deploy(ctx, cs, cfg, in.Peers)
 	out.DeployTime = time.Since(start)
+	say("network: probe pods ready in %.1fs", out.DeployTime.Seconds())
 	if err != nil {
 		out.Results = allErrored(fmt.Sprintf("probe pods could not be deployed: %v", err))
 		return out
@@ -64,6 +71,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Out
 		if budget <= 0 {
 			budget = 10 * time.Second
 		}
+		say("network: canary: measuring NetworkPolicy enforcement")
 		r, latency := canary(ctx, cs, pr, cfg, outsider, can, budget)
 		results = append(results, r)
 		out.EnforcementLatency = latency
@@ -72,6 +80,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Out
 		}
 	}
 	paths, want := plan(t)
+	say("network: probing %d paths from %d pods", len(paths), len(t.Peers)-1)
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
 		return ex.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout))

@@ -1,0 +1,149 @@
+// Package suitekit is what the live suites share: the e2e-framework
+// environment for the cluster under test, and a way to run tenantcheck's
+// engine from a feature exactly as the CLI runs it.
+//
+// The suites run against the cluster of --kubeconfig or KUBECONFIG (a kind
+// cluster with Calico in CI, the project's local cluster in `make test`).
+// Without a reachable cluster they fail loudly; they never skip past it.
+package suitekit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/provision"
+	"github.com/tenantcheck/tenantcheck/internal/runner"
+)
+
+type clientKey struct{}
+
+// NewEnv builds the suite's environment from the e2e-framework flags
+// (--kubeconfig, --labels, ...) or KUBECONFIG, and a setup step that fails
+// the whole suite at once when the cluster cannot be reached.
+func NewEnv() env.Environment {
+	cfg, err := envconf.NewFromFlags()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "suite flags: %v\n", err)
+		os.Exit(2)
+	}
+	if cfg.KubeconfigFile() == "" {
+		cfg.WithKubeconfigFile(os.Getenv("KUBECONFIG"))
+	}
+	e := env.NewWithConfig(cfg)
+	e.Setup(func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+		c, err := kube.Load(kube.Options{Kubeconfig: cfg.KubeconfigFile()})
+		if err != nil {
+			return ctx, fmt.Errorf("no cluster for the live suite (set KUBECONFIG or --kubeconfig; `make cluster-up` starts one): %w", err)
+		}
+		if _, err := c.ServerVersion(ctx); err != nil {
+			return ctx, fmt.Errorf("no cluster for the live suite: %w", err)
+		}
+		return context.WithValue(ctx, clientKey{}, c), nil
+	})
+	return e
+}
+
+// Client is the suite's cluster client, set up by NewEnv.
+func Client(ctx context.Context, t *testing.T) *kube.Client {
+	t.Helper()
+	c, ok := ctx.Value(clientKey{}).(*kube.Client)
+	if !ok {
+		t.Fatal("no cluster client in the context: NewEnv's setup did not run")
+	}
+	return c
+}
+
+// Options are the runner options the CLI would use, with the probe image
+// from TENANTCHECK_PROBE_IMAGE / TENANTCHECK_IMAGE_PULL_POLICY as in the CLI.
+func Options(t *testing.T) runner.Options {
+	img := os.Getenv("TENANTCHECK_PROBE_IMAGE")
+	if img == "" {
+		t.Fatal("TENANTCHECK_PROBE_IMAGE is not set: the suite must know which probe image the cluster can run")
+	}
+	pull := corev1.PullPolicy(os.Getenv("TENANTCHECK_IMAGE_PULL_POLICY"))
+	return runner.Options{
+		Layers:   []model.Layer{model.LayerNetwork},
+		Version:  "suite",
+		Progress: testWriter{t},
+		Network:  network.Config{Image: img, PullPolicy: pull, Retries: 2},
+	}
+}
+
+// Execute runs the engine and fails the test when the run could not be done.
+func Execute(ctx context.Context, t *testing.T, opts runner.Options) *model.Report {
+	t.Helper()
+	rep, err := runner.Execute(ctx, Client(ctx, t), opts)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return rep
+}
+
+// LeftNamespaces lists tenantcheck's namespaces still in the cluster.
+func LeftNamespaces(ctx context.Context, t *testing.T) []string {
+	t.Helper()
+	l, err := Client(ctx, t).Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: provision.Selector("")})
+	if err != nil {
+		t.Fatalf("list namespaces: %v", err)
+	}
+	var out []string
+	for _, ns := range l.Items {
+		out = append(out, ns.Name)
+	}
+	return out
+}
+
+// RepoRoot is the checkout the suite runs from.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// BuildCLI builds the tenantcheck binary into a temporary directory.
+func BuildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tenantcheck")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tenantcheck")
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build tenantcheck: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// LocalCluster says whether the suite runs on the project's local cluster,
+// whose NetworkPolicy enforcer can be switched off (PROFILE=unenforced).
+func LocalCluster() bool { return os.Getenv("TENANTCHECK_LOCAL_CLUSTER") == "1" }
+
+// SetProfile switches the local cluster's profile in place.
+func SetProfile(t *testing.T, profile string) {
+	t.Helper()
+	cmd := exec.Command("make", "--no-print-directory", "cluster-up", "PROFILE="+profile)
+	cmd.Dir = RepoRoot()
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("switch the local cluster to %s: %v\n%s", profile, err, out)
+	}
+	t.Logf("local cluster switched to %s in %s", profile, time.Since(start).Round(time.Millisecond))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p[:len(p)-min(1, len(p))]))
+	return len(p), nil
+}
