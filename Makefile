@@ -30,11 +30,12 @@ live-cluster:
 	cd hack/localcluster && go test -count=1 -timeout 60m -v -run 'TestLive' .
 
 live-suites: cluster-up
-	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -count=1 -timeout 30m -v ./suites/...
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -count=1 -timeout 30m -v ./suites/...
 	$(MAKE) --no-print-directory cluster-down cluster-verify-clean
 
-bench: build cluster-up
-	KUBECONFIG=$(LOCAL_KUBECONFIG) $(BIN)/tenantcheck bench $(ARGS)
+## bench: phases of a full network-layer run on the local cluster, next to the floor.
+bench: cluster-up
+	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -count=1 -run '^$$' -bench . -benchtime 3x ./suites/network/
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck

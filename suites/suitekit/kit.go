@@ -69,7 +69,7 @@ func Client(ctx context.Context, t *testing.T) *kube.Client {
 
 // Options are the runner options the CLI would use, with the probe image
 // from TENANTCHECK_PROBE_IMAGE / TENANTCHECK_IMAGE_PULL_POLICY as in the CLI.
-func Options(t *testing.T) runner.Options {
+func Options(t testing.TB) runner.Options {
 	img := os.Getenv("TENANTCHECK_PROBE_IMAGE")
 	if img == "" {
 		t.Fatal("TENANTCHECK_PROBE_IMAGE is not set: the suite must know which probe image the cluster can run")
@@ -141,7 +141,7 @@ func SetProfile(t *testing.T, profile string) {
 	t.Logf("local cluster switched to %s in %s", profile, time.Since(start).Round(time.Millisecond))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p[:len(p)-min(1, len(p))]))

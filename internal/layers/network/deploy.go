@@ -41,6 +41,9 @@ type Config struct {
 	Labels        map[string]string
 }
 
+// ProbeTimeoutOrDefault is the timeout one probe gets.
+func (c Config) ProbeTimeoutOrDefault() time.Duration { return c.withDefaults().ProbeTimeout }
+
 func (c Config) withDefaults() Config {
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"

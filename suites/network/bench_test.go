@@ -1,0 +1,45 @@
+package network
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/suites/suitekit"
+)
+
+// BenchmarkNetworkLayer times a full network-layer run, split into its
+// phases, next to its floor: one pod start (the deploy phase) plus one probe
+// timeout. Targets: the whole run within 30 s on the local cluster, 15 s aimed.
+func BenchmarkNetworkLayer(b *testing.B) {
+	c, err := kube.Load(kube.Options{Kubeconfig: os.Getenv("KUBECONFIG")})
+	if err != nil {
+		b.Fatalf("no cluster for the benchmark: %v", err)
+	}
+	opts := suitekit.Options(b)
+	opts.Progress = nil
+	phases := map[string]time.Duration{}
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		rep, err := runner.Execute(context.Background(), c, opts)
+		if err != nil {
+			b.Fatalf("run: %v", err)
+		}
+		total += time.Since(start)
+		for _, p := range rep.Timings {
+			phases[p.Phase] += time.Duration(p.Duration)
+		}
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	for _, p := range []string{"provision", "deploy", "probe", "cleanup"} {
+		b.ReportMetric(per(phases[p]), p+"-s/op")
+	}
+	floor := per(phases["deploy"]) + opts.Network.ProbeTimeoutOrDefault().Seconds()
+	b.ReportMetric(floor, "floor-s/op")
+	b.ReportMetric(per(total), "run-s/op")
+}
+
