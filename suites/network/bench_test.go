@@ -42,4 +42,3 @@ func BenchmarkNetworkLayer(b *testing.B) {
 	b.ReportMetric(floor, "floor-s/op")
 	b.ReportMetric(per(total), "run-s/op")
 }
-
