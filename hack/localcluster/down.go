@@ -47,8 +47,8 @@ func teardown(ctx context.Context, c *config, s *steps) error {
 		}
 	}
 	// Daemons whose pid file is gone but which still run from our state dir.
-	for _, pid := range procsMatching(c.StateDir) {
-		if pidMatches(pid, "containerd") && !strings.Contains(cmdlineOf(pid), "shim") {
+	for _, pid := range clusterProcs(c.StateDir) {
+		if exeName(pid) == "containerd" {
 			continue // stopped below, after its containers
 		}
 		if err := killWait(pid, exeName(pid), 5*time.Second); err != nil {
@@ -60,7 +60,7 @@ func teardown(ctx context.Context, c *config, s *steps) error {
 	if err := stop(c, "containerd", "containerd", 10*time.Second); err != nil {
 		errs = append(errs, err)
 	}
-	for _, pid := range procsMatching(containerdSock(c)) {
+	for _, pid := range clusterProcs(containerdSock(c)) {
 		errs = append(errs, killWait(pid, exeName(pid), 5*time.Second))
 	}
 	s.say("containers and containerd stopped")
@@ -90,6 +90,7 @@ func killContainers(c *config) error {
 // hierarchy and of the unified one.
 func podCgroupPids() []int {
 	var pids []int
+	seen := map[int]bool{}
 	for _, root := range podCgroupRoots() {
 		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
@@ -97,7 +98,8 @@ func podCgroupPids() []int {
 			}
 			b, _ := os.ReadFile(p)
 			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
+				if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+					seen[pid] = true
 					pids = append(pids, pid)
 				}
 			}
@@ -167,6 +169,25 @@ func cleanHost(ctx context.Context, c *config) error {
 	return errors.Join(errs...)
 }
 
+// clusterBinaries are the programs a cluster runs on the host.
+var clusterBinaries = map[string]bool{
+	"etcd": true, "kube-apiserver": true, "kube-controller-manager": true, "kube-scheduler": true,
+	"kubelet": true, "kube-proxy": true, "kube-router": true, "containerd": true, "containerd-shim-runc-v2": true,
+}
+
+// clusterProcs lists the cluster's own programs whose command line mentions
+// needle. Only known binaries count: a shell or editor whose command line
+// happens to name the state dir is never killed.
+func clusterProcs(needle string) []int {
+	var out []int
+	for _, pid := range procsMatching(needle) {
+		if clusterBinaries[exeName(pid)] {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 func cmdlineOf(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.ReplaceAll(string(b), "\x00", " ")
@@ -186,10 +207,7 @@ func verifyClean(c *config) error {
 			traces = append(traces, fmt.Sprintf("process %s (pid %d)", d.name, pid))
 		}
 	}
-	for _, pid := range procsMatching(c.StateDir) {
-		traces = append(traces, fmt.Sprintf("process %d: %s", pid, cmdlineOf(pid)))
-	}
-	for _, pid := range procsMatching(c.RunDir) {
+	for _, pid := range append(clusterProcs(c.StateDir), clusterProcs(c.RunDir)...) {
 		traces = append(traces, fmt.Sprintf("process %d: %s", pid, cmdlineOf(pid)))
 	}
 	for _, name := range []string{"kube-apiserver", "kubelet", "kube-proxy", "kube-router", "etcd", "kube-controller-manager", "kube-scheduler", "coredns", "tenantcheck-probe", "pause"} {
