@@ -30,11 +30,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	code := 0
 	switch args[0] {
 	case "serve":
-		err = serveCmd(ctx, args[1:])
+		err = serveCmd(ctx, args[1:], stderr)
 	case "batch":
 		err = batchCmd(ctx, stdin, stdout)
 	case "connect":
-		code, err = connectCmd(ctx, args[1:], stdout)
+		code, err = connectCmd(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("unknown command %q (want serve, batch or connect)", args[0])
 	}
@@ -45,8 +45,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return code
 }
 
-func serveCmd(ctx context.Context, args []string) error {
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	cfg := ServeConfig{}
 	fs.IntVar(&cfg.Port, "port", ServePort, "TCP and UDP port")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 0, "serve a stand-in DNS resolver on this port (0: off)")
@@ -69,8 +70,9 @@ func batchCmd(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(RunBatch(ctx, b))
 }
 
-func connectCmd(ctx context.Context, args []string, stdout io.Writer) (int, error) {
+func connectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var t Target
 	var proto, mode string
 	var timeout time.Duration

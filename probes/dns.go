@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -53,6 +54,11 @@ func queryDNS(ctx context.Context, proto Protocol, server, name string) error {
 }
 
 func buildQuery(name string) ([]byte, uint16, error) {
+	// dnsmessage packs only fully qualified names; a person pasting
+	// --query kubernetes.default means the same name.
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
 	n, err := dnsmessage.NewName(name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("DNS name %q: %w", name, err)

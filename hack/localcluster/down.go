@@ -60,7 +60,8 @@ func teardown(ctx context.Context, c *config, s *steps) error {
 	if err := stop(c, "containerd", "containerd", 10*time.Second); err != nil {
 		errs = append(errs, err)
 	}
-	for _, pid := range clusterProcs(containerdSock(c)) {
+	// Whatever of ours still runs: an orphaned containerd, a shim.
+	for _, pid := range append(clusterProcs(c.StateDir), clusterProcs(c.RunDir)...) {
 		errs = append(errs, killWait(pid, exeName(pid), 5*time.Second))
 	}
 	s.say("containers and containerd stopped")

@@ -111,7 +111,7 @@ func (p *prober) batch(ctx context.Context, pod Pod, paths []Path) map[string]pr
 // attempt is kept, so the evidence shows a flaky path for what it is.
 func (p *prober) observe(ctx context.Context, paths []Path, want map[string]model.Reach, retries int, interval time.Duration) map[string]*Observation {
 	obs := map[string]*Observation{}
-	todo := paths
+	todo := dedupe(paths) // a path listed twice is still one attempt per round
 	for attempt := 0; attempt <= retries && len(todo) > 0; attempt++ {
 		if attempt > 0 {
 			select {
