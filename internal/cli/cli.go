@@ -116,7 +116,7 @@ func parseRun(args []string, errw io.Writer) (*runFlags, error) {
 	fs.SetOutput(errw)
 	f.cluster.register(fs)
 	fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
-	fs.StringVar(&f.layers, "layers", "network", "layers to check, comma-separated (available: network)")
+	fs.StringVar(&f.layers, "layers", "network,podsecurity", "layers to check, comma-separated (available: network, podsecurity)")
 	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
 	fs.StringVar(&f.output, "output", "table", "same as -o")
 	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
@@ -144,8 +144,8 @@ func parseLayers(s string) ([]model.Layer, error) {
 	var out []model.Layer
 	for _, name := range strings.Split(s, ",") {
 		l := model.Layer(strings.TrimSpace(name))
-		if l != model.LayerNetwork {
-			return nil, fmt.Errorf("--layers: unknown or not yet available layer %q (available: network)", l)
+		if l != model.LayerNetwork && l != model.LayerPodSecurity {
+			return nil, fmt.Errorf("--layers: unknown or not yet available layer %q (available: network, podsecurity)", l)
 		}
 		out = append(out, l)
 	}

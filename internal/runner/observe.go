@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
@@ -95,6 +96,14 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		results = append(results, out.Results...)
 		matrices = append(matrices, out.Matrices...)
 		latency = out.EnforcementLatency
+	}
+	if wants(run.opts.Layers, model.LayerPodSecurity) {
+		t := time.Now()
+		results = append(results, podsecurity.Run(ctx, c.Clientset, podsecurity.Input{
+			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image,
+		})...)
+		phase("podsecurity", t)
+		run.say("podsecurity: %d violation classes tried with server dry-run in %.1fs", len(podsecurity.Checks), time.Since(t).Seconds())
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())

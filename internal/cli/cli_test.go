@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// isolate points KUBECONFIG at a file that does not exist, so no test ever
+// reads the real environment's clusters.
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent-kubeconfig"))
+	t.Setenv("TENANTCHECK_PROBE_IMAGE", "")
+	t.Setenv("TENANTCHECK_IMAGE_PULL_POLICY", "")
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// unreachableKubeconfig names a cluster on 127.0.0.1:1, where nothing
+// listens: connecting is refused at once.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
+	return writeFile(t, "kubeconfig", `apiVersion: v1
+kind: Config
+clusters:
+- name: nowhere
+  cluster:
+    server: https://127.0.0.1:1
+    insecure-skip-tls-verify: true
+users:
+- name: someone
+  user:
+    token: not-a-real-token
+contexts:
+- name: nowhere
+  context: {cluster: nowhere, user: someone}
+current-context: nowhere
+`)
+}
+
+type outcome struct {
+	code        int
+	out, errOut string
+}
+
+func run(t *testing.T, args ...string) outcome {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := Run(ctx, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, args)
+	return outcome{code: code, out: out.String(), errOut: errOut.String()}
+}
+
+func TestBadInput(t *testing.T) {
+	isolate(t)
+	kubeconfig := unreachableKubeconfig(t)
+	invalidSpec := writeFile(t, "spec.yaml", `apiVersion: tenantcheck.io/v1alpha1
+kind: TenancySpec
+tenants:
+- name: tenant-a
+  namespaces: [tenant-a-prod]
+- name: tenant-b
+  namespaces: [Foo]
+`)
+	tests := []struct {
+		name string
+		args []string
+		want []string // each must be in the one line on stderr
+	}{
+		{"unknown command", []string{"frobnicate"}, []string{`unknown command "frobnicate"`, "tenantcheck --help"}},
+		{"unknown output format", []string{"run", "-o", "yaml"}, []string{`"yaml"`, "table, json, junit, markdown"}},
+		{"unknown output format, long flag", []string{"run", "--output", "html"}, []string{`"html"`, "table, json, junit, markdown"}},
+		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network"}},
+		{"unknown layer after a good one", []string{"run", "--layers", "network,rbac"}, []string{`"rbac"`}},
+		{"bad pull policy", []string{"run", "--image-pull-policy", "Sometimes"}, []string{`--image-pull-policy "Sometimes"`, "Always, IfNotPresent or Never"}},
+		{"stray argument", []string{"run", "network"}, []string{`run takes no arguments, got "network"`}},
+		{"missing spec file", []string{"run", "--spec", "/nonexistent.yaml"}, []string{"read spec", "/nonexistent.yaml", "no such file"}},
+		{"invalid spec", []string{"run", "--spec", invalidSpec}, []string{invalidSpec, `tenants[1].namespaces[0]`, `"Foo"`}},
+		{"missing kubeconfig", []string{"run", "--kubeconfig", "/nonexistent"}, []string{"kubeconfig /nonexistent", "not found"}},
+		{"no kubeconfig at all", []string{"run"}, []string{"no kubeconfig found"}},
+		{"unknown context", []string{"run", "--kubeconfig", kubeconfig, "--context", "nope"}, []string{`context "nope" not found`}},
+		{"unreachable cluster", []string{"run", "--kubeconfig", kubeconfig}, []string{"unreachable", "https://127.0.0.1:1"}},
+		{"cleanup: missing kubeconfig", []string{"cleanup", "--kubeconfig", "/nonexistent"}, []string{"kubeconfig /nonexistent", "not found"}},
+		{"cleanup: unknown context", []string{"cleanup", "--kubeconfig", kubeconfig, "--context", "nope"}, []string{`context "nope" not found`}},
+		{"cleanup: unreachable cluster", []string{"cleanup", "--kubeconfig", kubeconfig}, []string{"unreachable", "https://127.0.0.1:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, tt.args...)
+			assert.Equal(t, ExitIncomplete, got.code)
+			assert.Empty(t, got.out, "nothing on stdout")
+			assert.True(t, strings.HasPrefix(got.errOut, "tenantcheck: "), "stderr: %q", got.errOut)
+			assert.Equal(t, 1, strings.Count(got.errOut, "\n"), "one line on stderr: %q", got.errOut)
+			for _, w := range tt.want {
+				assert.Contains(t, got.errOut, w)
+			}
+		})
+	}
+}
+
+// yaml.v3 reports unknown fields as a list under a header line, so this
+// message takes two lines; it still names the file, the line and the field.
+func TestUnknownSpecField(t *testing.T) {
+	isolate(t)
+	spec := writeFile(t, "spec.yaml", `apiVersion: tenantcheck.io/v1alpha1
+kind: TenancySpec
+tenants:
+- name: tenant-a
+  namespaces: [tenant-a-prod]
+  namespace: tenant-a-dev
+- name: tenant-b
+  namespaces: [tenant-b-prod]
+`)
+	got := run(t, "run", "--spec", spec)
+	assert.Equal(t, ExitIncomplete, got.code)
+	assert.Empty(t, got.out)
+	assert.True(t, strings.HasPrefix(got.errOut, "tenantcheck: "+spec+": parse spec: "), got.errOut)
+	assert.Contains(t, got.errOut, `line 6: unknown field "namespace"`)
+}
+
+func TestBadFlags(t *testing.T) {
+	isolate(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"run", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"cleanup", "--bogus"}, "flag provided but not defined: -bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			got := run(t, tt.args...)
+			assert.Equal(t, ExitIncomplete, got.code)
+			assert.Empty(t, got.out)
+			assert.Contains(t, got.errOut, tt.want)
+			assert.Contains(t, got.errOut, "Usage of", "the flag set's usage goes to stderr")
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	isolate(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"version", []string{"version"}, ExitHeld, "tenantcheck dev\n", ""},
+		{"help", []string{"help"}, ExitHeld, usage, ""},
+		{"--help", []string{"--help"}, ExitHeld, usage, ""},
+		{"no command", nil, ExitIncomplete, "", usage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, tt.args...)
+			assert.Equal(t, tt.code, got.code)
+			assert.Equal(t, tt.out, got.out)
+			assert.Equal(t, tt.err, got.errOut)
+		})
+	}
+}
+
+func TestCommandHelpExitsZero(t *testing.T) {
+	isolate(t)
+	for _, cmd := range []string{"run", "cleanup"} {
+		t.Run(cmd, func(t *testing.T) {
+			got := run(t, cmd, "-h")
+			assert.Equal(t, ExitHeld, got.code)
+			assert.Empty(t, got.out)
+			assert.Contains(t, got.errOut, "-kubeconfig")
+			assert.NotContains(t, got.errOut, "tenantcheck: ", "asking for help is no error")
+		})
+	}
+}
+
+func TestParseRunDefaults(t *testing.T) {
+	isolate(t)
+	var errw bytes.Buffer
+	f, err := parseRun(nil, &errw)
+	require.NoError(t, err)
+	assert.Equal(t, "table", f.output)
+	assert.Equal(t, "network", f.layers)
+	assert.Equal(t, "IfNotPresent", f.pull)
+	assert.Equal(t, "ghcr.io/tenantcheck/tenantcheck-probe:dev", f.image)
+	assert.Equal(t, time.Second, f.probeTO)
+	assert.Equal(t, 10*time.Minute, f.timeout)
+	assert.Equal(t, "cluster.local", f.domain)
+	assert.Empty(t, errw.String())
+
+	t.Setenv("TENANTCHECK_PROBE_IMAGE", "localhost/probe:test")
+	t.Setenv("TENANTCHECK_IMAGE_PULL_POLICY", "Never")
+	f, err = parseRun([]string{"-o", "json"}, &errw)
+	require.NoError(t, err)
+	assert.Equal(t, "localhost/probe:test", f.image)
+	assert.Equal(t, "Never", f.pull)
+	assert.Equal(t, "json", f.output)
+
+	t.Setenv("TENANTCHECK_IMAGE_PULL_POLICY", "Sometimes")
+	_, err = parseRun(nil, &errw)
+	assert.ErrorContains(t, err, `"Sometimes"`, "the environment is validated like the flag")
+}
+
+func TestParseLayers(t *testing.T) {
+	tests := []struct {
+		in      string
+		n       int
+		wantErr string
+	}{
+		{"network", 1, ""},
+		{" network ", 1, ""},
+		{"network,network", 2, ""},
+		{"", 0, `layer ""`},
+		{"rbac", 0, `layer "rbac"`},
+		{"network,", 0, `layer ""`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseLayers(tt.in)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				assert.Nil(t, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, got, tt.n)
+		})
+	}
+}
