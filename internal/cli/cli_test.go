@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
 // isolate points KUBECONFIG at a file that does not exist, so no test ever
@@ -84,7 +86,7 @@ tenants:
 		{"unknown command", []string{"frobnicate"}, []string{`unknown command "frobnicate"`, "tenantcheck --help"}},
 		{"unknown output format", []string{"run", "-o", "yaml"}, []string{`"yaml"`, "table, json, junit, markdown"}},
 		{"unknown output format, long flag", []string{"run", "--output", "html"}, []string{`"html"`, "table, json, junit, markdown"}},
-		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network"}},
+		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network, podsecurity"}},
 		{"unknown layer after a good one", []string{"run", "--layers", "network,rbac"}, []string{`"rbac"`}},
 		{"bad pull policy", []string{"run", "--image-pull-policy", "Sometimes"}, []string{`--image-pull-policy "Sometimes"`, "Always, IfNotPresent or Never"}},
 		{"stray argument", []string{"run", "network"}, []string{`run takes no arguments, got "network"`}},
@@ -195,7 +197,7 @@ func TestParseRunDefaults(t *testing.T) {
 	f, err := parseRun(nil, &errw)
 	require.NoError(t, err)
 	assert.Equal(t, "table", f.output)
-	assert.Equal(t, "network", f.layers)
+	assert.Equal(t, "network,podsecurity", f.layers)
 	assert.Equal(t, "IfNotPresent", f.pull)
 	assert.Equal(t, "ghcr.io/tenantcheck/tenantcheck-probe:dev", f.image)
 	assert.Equal(t, time.Second, f.probeTO)
@@ -217,17 +219,21 @@ func TestParseRunDefaults(t *testing.T) {
 }
 
 func TestParseLayers(t *testing.T) {
+	net, psa := model.LayerNetwork, model.LayerPodSecurity
 	tests := []struct {
 		in      string
-		n       int
+		want    []model.Layer
 		wantErr string
 	}{
-		{"network", 1, ""},
-		{" network ", 1, ""},
-		{"network,network", 2, ""},
-		{"", 0, `layer ""`},
-		{"rbac", 0, `layer "rbac"`},
-		{"network,", 0, `layer ""`},
+		{"network", []model.Layer{net}, ""},
+		{" network ", []model.Layer{net}, ""},
+		{"podsecurity", []model.Layer{psa}, ""},
+		{"network, podsecurity", []model.Layer{net, psa}, ""},
+		{"podsecurity,network", []model.Layer{psa, net}, ""},
+		{"", nil, `layer ""`},
+		{"rbac", nil, `layer "rbac"`},
+		{"network,", nil, `layer ""`},
+		{"Network", nil, `layer "Network"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -238,7 +244,7 @@ func TestParseLayers(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Len(t, got, tt.n)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
