@@ -19,6 +19,8 @@ run: build
 	  $(BIN)/tenantcheck run $(ARGS)
 
 ## test: unit tests, the local cluster's own live tests, then the live suites.
+## The suite packages run one at a time (-p 1): they share one cluster, and one
+## switches its profile or asserts that no tenantcheck namespace is left.
 test: unit live-cluster live-suites
 
 unit:
@@ -30,8 +32,8 @@ live-cluster:
 	cd hack/localcluster && go test -count=1 -timeout 60m -v -run 'TestLive' .
 
 live-suites: cluster-up
-	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -count=1 -timeout 30m -v ./suites/...
-	$(MAKE) --no-print-directory cluster-down cluster-verify-clean
+	rc=0; KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
+	  $(MAKE) --no-print-directory cluster-down cluster-verify-clean; exit $$rc
 
 ## bench: phases of a full network-layer run on the local cluster, next to the floor.
 bench: cluster-up

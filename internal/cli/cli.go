@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func parseRun(args []string, errw io.Writer) (*runFlags, error) {
 	fs.SetOutput(errw)
 	f.cluster.register(fs)
 	fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
-	fs.StringVar(&f.layers, "layers", "network,podsecurity", "layers to check, comma-separated (available: network, podsecurity)")
+	fs.StringVar(&f.layers, "layers", strings.Join(layerNames(available), ","), "layers to check, comma-separated (available: "+strings.Join(layerNames(available), ", ")+")")
 	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
 	fs.StringVar(&f.output, "output", "table", "same as -o")
 	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
@@ -140,12 +141,23 @@ func parseRun(args []string, errw io.Writer) (*runFlags, error) {
 	return f, nil
 }
 
+// available are the layers this build can check, in run order.
+var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota}
+
+func layerNames(ls []model.Layer) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = string(l)
+	}
+	return out
+}
+
 func parseLayers(s string) ([]model.Layer, error) {
 	var out []model.Layer
 	for _, name := range strings.Split(s, ",") {
 		l := model.Layer(strings.TrimSpace(name))
-		if l != model.LayerNetwork && l != model.LayerPodSecurity {
-			return nil, fmt.Errorf("--layers: unknown or not yet available layer %q (available: network, podsecurity)", l)
+		if !slices.Contains(available, l) {
+			return nil, fmt.Errorf("--layers: unknown or not yet available layer %q (available: %s)", l, strings.Join(layerNames(available), ", "))
 		}
 		out = append(out, l)
 	}

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
+	"github.com/tenantcheck/tenantcheck/internal/layers/quota"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
@@ -104,6 +106,18 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		})...)
 		phase("podsecurity", t)
 		run.say("podsecurity: %d violation classes tried with server dry-run in %.1fs", len(podsecurity.Checks), time.Since(t).Seconds())
+	}
+	if wants(run.opts.Layers, model.LayerQuota) {
+		t := time.Now()
+		results = append(results, quota.Run(ctx, c.Clientset, quota.Input{
+			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image,
+			AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
+				cs, _, err := c.AsServiceAccount(ctx, ns, sa, 10*time.Minute)
+				return cs, err
+			},
+		})...)
+		phase("quota", t)
+		run.say("quota: quota and LimitRange tried in %.1fs", time.Since(t).Seconds())
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())

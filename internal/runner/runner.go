@@ -116,7 +116,7 @@ func newRun(opts Options) (*Run, error) {
 	}
 	opts.Spec = s
 	if len(opts.Layers) == 0 {
-		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity}
+		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota}
 	}
 	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), started: time.Now(), opts: opts}
 	r.Peers = peers(s, runSpec, id)

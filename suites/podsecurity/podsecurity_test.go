@@ -23,7 +23,9 @@ func run(ctx context.Context, t *testing.T, hook func(context.Context, kubernete
 	opts := suitekit.Options(t)
 	opts.Layers = []model.Layer{model.LayerPodSecurity}
 	opts.AfterProvision = hook
+	stop := suitekit.WatchUnsafePods(ctx, t)
 	rep := suitekit.Execute(ctx, t, opts)
+	assert.Empty(t, stop(), "no privileged or host-namespace pod may ever be persisted")
 	out := map[string]model.Result{}
 	for _, r := range rep.Results {
 		out[r.CheckID] = r

@@ -147,3 +147,46 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p[:len(p)-min(1, len(p))]))
 	return len(p), nil
 }
+
+// WatchUnsafePods watches every pod created while it runs and returns a
+// function that stops the watch and lists the pods that would have been
+// rejected by Pod Security "baseline" (privileged, host namespaces,
+// hostPath): the proof that a run never persists one.
+func WatchUnsafePods(ctx context.Context, t *testing.T) func() []string {
+	t.Helper()
+	w, err := Client(ctx, t).Clientset.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("watch pods: %v", err)
+	}
+	found := make(chan []string, 1)
+	go func() {
+		var unsafe []string
+		for ev := range w.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && p.Namespace != "kube-system" && unsafePod(p) {
+				unsafe = append(unsafe, p.Namespace+"/"+p.Name)
+			}
+		}
+		found <- unsafe
+	}()
+	return func() []string {
+		w.Stop()
+		return <-found
+	}
+}
+
+func unsafePod(p *corev1.Pod) bool {
+	if p.Spec.HostNetwork || p.Spec.HostPID || p.Spec.HostIPC {
+		return true
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.HostPath != nil {
+			return true
+		}
+	}
+	for _, c := range p.Spec.Containers {
+		if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+			return true
+		}
+	}
+	return false
+}
