@@ -54,8 +54,14 @@ func up(ctx context.Context, c *config) error {
 		return err
 	}
 	if st, ok := readState(c); ok && healthy(c, b) {
-		if st.K8sVersion != c.K8sVersion || st.NoPSA != c.NoPSA {
-			return fmt.Errorf("a cluster already runs Kubernetes %s (no-psa=%v); run `make cluster-upgrade` or `make cluster-down` first", st.K8sVersion, st.NoPSA)
+		if st.K8sVersion != c.K8sVersion {
+			return fmt.Errorf("a cluster already runs Kubernetes %s; run `make cluster-upgrade K8S_VERSION=%s` or `make cluster-down` first", st.K8sVersion, c.K8sVersion)
+		}
+		if st.NoPSA != c.NoPSA {
+			if err := switchPSA(ctx, c, b, st, s); err != nil {
+				return err
+			}
+			st, _ = readState(c)
 		}
 		if st.Profile != c.Profile {
 			return switchProfile(ctx, c, b, st, s)
@@ -247,6 +253,29 @@ func switchProfile(ctx context.Context, c *config, b binaries, st clusterState, 
 	}
 	s.say("profile switched to %s", c.Profile)
 	return selfCheck(ctx, c, b, s)
+}
+
+// switchPSA restarts only the API server, with or without the PodSecurity
+// admission plugin; everything else keeps running.
+func switchPSA(ctx context.Context, c *config, b binaries, st clusterState, s *steps) error {
+	if err := stop(c, "kube-apiserver", "kube-apiserver", 15*time.Second); err != nil {
+		return err
+	}
+	if err := start(c, apiserverDaemon(c, b, st.NodeIP)); err != nil {
+		return err
+	}
+	if err := poll(ctx, 250*time.Millisecond, 90*time.Second, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
+		err := apiReady(ctx, c)
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	st.NoPSA = c.NoPSA
+	if err := writeState(c, st); err != nil {
+		return err
+	}
+	s.say("API server restarted with PodSecurity admission %s", map[bool]string{true: "off", false: "on"}[c.NoPSA])
+	return nil
 }
 
 // removeRouterRules drops kube-router's firewall chains and sets so that

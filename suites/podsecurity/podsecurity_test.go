@@ -74,3 +74,37 @@ func TestPrivilegedNamespaceIsAFinding(t *testing.T) {
 		}).Feature()
 	testenv.Test(t, f)
 }
+
+// The API server without the PodSecurity admission plugin: the labels still
+// say restricted, but every violation class is admitted. Needs the local
+// cluster (TENANTCHECK_LOCAL_CLUSTER=1, set by `make test`), whose API server
+// can be restarted without the plugin; skipped with that reason elsewhere.
+func TestAdmissionPluginOffIsCaught(t *testing.T) {
+	f := features.New("an API server without PodSecurity admission is caught").
+		WithLabel("layer", "podsecurity").WithLabel("check", "violations").
+		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			if !suitekit.LocalCluster() {
+				t.Skip("needs the local cluster, whose API server can run without PodSecurity (TENANTCHECK_LOCAL_CLUSTER=1)")
+			}
+			suitekit.SetPodSecurityAdmission(t, false)
+			return ctx
+		}).
+		Assess("every violation class breaks; the labels and the control hold", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			for id, r := range run(ctx, t, nil) {
+				switch id {
+				case "podsecurity/namespace-enforces-restricted", "podsecurity/compliant-pod-admitted":
+					assert.Equal(t, model.VerdictHeld, r.Verdict, "%s: %s", id, r.Reason)
+				default:
+					assert.Equal(t, model.VerdictBroken, r.Verdict, "%s: %s", id, r.Reason)
+				}
+			}
+			return ctx
+		}).
+		Teardown(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			if suitekit.LocalCluster() {
+				suitekit.SetPodSecurityAdmission(t, true)
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}

@@ -129,10 +129,23 @@ func BuildCLI(t *testing.T) string {
 // whose NetworkPolicy enforcer can be switched off (PROFILE=unenforced).
 func LocalCluster() bool { return os.Getenv("TENANTCHECK_LOCAL_CLUSTER") == "1" }
 
-// SetProfile switches the local cluster's profile in place.
-func SetProfile(t *testing.T, profile string) {
+// SetProfile switches the local cluster's profile in place (with PodSecurity
+// admission on).
+func SetProfile(t *testing.T, profile string) { setLocal(t, "PROFILE="+profile) }
+
+// SetPodSecurityAdmission restarts the local cluster's API server with or
+// without the PodSecurity admission plugin (profile enforcing).
+func SetPodSecurityAdmission(t *testing.T, on bool) {
+	if on {
+		setLocal(t, "NO_PSA=0")
+	} else {
+		setLocal(t, "NO_PSA=1")
+	}
+}
+
+func setLocal(t *testing.T, profile string) {
 	t.Helper()
-	cmd := exec.Command("make", "--no-print-directory", "cluster-up", "PROFILE="+profile)
+	cmd := exec.Command("make", "--no-print-directory", "cluster-up", profile)
 	cmd.Dir = RepoRoot()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
