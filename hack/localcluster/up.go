@@ -255,26 +255,23 @@ func switchProfile(ctx context.Context, c *config, b binaries, st clusterState, 
 	return selfCheck(ctx, c, b, s)
 }
 
-// switchPSA restarts only the API server, with or without the PodSecurity
-// admission plugin; everything else keeps running.
+// switchPSA restarts the control plane and node agents with or without the
+// PodSecurity admission plugin, keeping etcd, containerd and the pods. Only
+// restarting the API server is not enough: kube-router and the controllers
+// then lag behind for tens of seconds, so everything that talks to it is
+// restarted and the self-check proves the result.
 func switchPSA(ctx context.Context, c *config, b binaries, st clusterState, s *steps) error {
-	if err := stop(c, "kube-apiserver", "kube-apiserver", 15*time.Second); err != nil {
-		return err
-	}
-	if err := start(c, apiserverDaemon(c, b, st.NodeIP)); err != nil {
-		return err
-	}
-	if err := poll(ctx, 250*time.Millisecond, 90*time.Second, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
-		err := apiReady(ctx, c)
-		return err == nil, err
-	}); err != nil {
+	if err := stopAgents(c); err != nil {
 		return err
 	}
 	st.NoPSA = c.NoPSA
 	if err := writeState(c, st); err != nil {
 		return err
 	}
-	s.say("API server restarted with PodSecurity admission %s", map[bool]string{true: "off", false: "on"}[c.NoPSA])
+	if err := restartOnVersion(ctx, c, b, st.NodeIP, s); err != nil {
+		return err
+	}
+	s.say("cluster restarted with PodSecurity admission %s", map[bool]string{true: "off", false: "on"}[c.NoPSA])
 	return nil
 }
 

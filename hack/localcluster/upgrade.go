@@ -30,13 +30,8 @@ func upgrade(ctx context.Context, c *config) error {
 		return fmt.Errorf("etcd is not running: the cluster is not healthy; run `make cluster-up` first")
 	}
 	s.say("upgrading %s -> %s", st.K8sVersion, c.K8sVersion)
-	for _, d := range stopOrder {
-		if d.name == "etcd" {
-			continue
-		}
-		if err := stop(c, d.name, d.bin, 15*time.Second); err != nil {
-			return err
-		}
+	if err := stopAgents(c); err != nil {
+		return err
 	}
 	s.say("old control plane and node agents stopped (etcd, containerd and pods keep running)")
 	c.Profile, c.NoPSA = st.Profile, st.NoPSA
@@ -53,6 +48,20 @@ func upgrade(ctx context.Context, c *config) error {
 	}
 	fmt.Print(out)
 	s.say("upgraded to %s", c.K8sVersion)
+	return nil
+}
+
+// stopAgents stops everything but etcd and containerd: the objects and the
+// running pods stay.
+func stopAgents(c *config) error {
+	for _, d := range stopOrder {
+		if d.name == "etcd" {
+			continue
+		}
+		if err := stop(c, d.name, d.bin, 15*time.Second); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
