@@ -61,6 +61,9 @@ func Load(opts Options) (*Client, error) {
 		}
 	}
 	cfg.QPS, cfg.Burst = 50, 100
+	// The API server's warnings ("would violate PodSecurity") are expected
+	// answers to what the checks try; they are evidence, not log noise.
+	cfg.WarningHandler = rest.NoWarnings{}
 	cfg.UserAgent = "tenantcheck"
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

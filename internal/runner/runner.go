@@ -116,7 +116,7 @@ func newRun(opts Options) (*Run, error) {
 	}
 	opts.Spec = s
 	if len(opts.Layers) == 0 {
-		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota}
+		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
 	}
 	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), started: time.Now(), opts: opts}
 	r.Peers = peers(s, runSpec, id)
@@ -175,6 +175,13 @@ func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) er
 	}
 	if err := provision.Create(ctx, cs, objs); err != nil {
 		return kube.Explain(err, "provision the test tenants")
+	}
+	// Pods (even dry-run ones) are refused until the namespace's default
+	// service account exists: wait for it once, for every layer.
+	for _, ns := range run.namespaces() {
+		if err := provision.WaitServiceAccount(ctx, cs, ns, time.Minute); err != nil {
+			return fmt.Errorf("namespace %s: the default service account never appeared (is kube-controller-manager running?): %w", ns, err)
+		}
 	}
 	run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Peers), run.ID)
 	return nil

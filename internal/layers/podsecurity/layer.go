@@ -53,7 +53,21 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 		}
 		results = append(results, tryPods(ctx, cs, in, c.Check, c.Mutate, want))
 	}
-	return results
+	return append(results, tryWorkload(ctx, cs, in, privilegedRefused(ctx, cs, in)))
+}
+
+// privilegedRefused says, per namespace, whether a privileged pod is refused
+// by Pod Security right now (server dry-run).
+func privilegedRefused(ctx context.Context, cs kubernetes.Interface, in Input) map[string]bool {
+	out := map[string]bool{}
+	for _, ns := range in.Namespaces {
+		pod := compliantPod(ns, in.Image)
+		Checks[0].Mutate(pod)
+		_, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		got, _ := outcome(err)
+		out[ns] = got == model.APIRejected
+	}
+	return out
 }
 
 // declared is the effective enforce level: no label means privileged.
@@ -179,7 +193,7 @@ func compliantPod(ns, image string) *corev1.Pod {
 }
 
 func allErrored(reason string) []model.Result {
-	out := []model.Result{levelCheck.Result(model.Errored(reason)), compliantCheck.Result(model.Errored(reason))}
+	out := []model.Result{levelCheck.Result(model.Errored(reason)), compliantCheck.Result(model.Errored(reason)), workloadCheck.Result(model.Errored(reason))}
 	for _, c := range Checks {
 		out = append(out, c.Result(model.Errored(reason)))
 	}

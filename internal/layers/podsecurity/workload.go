@@ -1,0 +1,111 @@
+package podsecurity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// workloadCheck: a Deployment is not a pod, so Pod Security only warns when
+// it is created; the pods its ReplicaSet then tries to make are rejected,
+// and the ReplicaSet's FailedCreate event is the evidence.
+var workloadCheck = model.Check{
+	ID: "podsecurity/privileged-workload-blocked", Layer: model.LayerPodSecurity, Name: "privileged Deployment gets no pods",
+	Description: "a Deployment with a privileged pod template is accepted, but its ReplicaSet cannot create a pod (FailedCreate: violates PodSecurity)",
+	Expected:    model.ExpectAPI(model.APIRejected),
+}
+
+// tryWorkload creates the Deployment only in namespaces where a privileged
+// pod was just refused at dry-run, so the attempt can never persist a
+// privileged pod; elsewhere the check is skipped with that reason.
+func tryWorkload(ctx context.Context, cs kubernetes.Interface, in Input, safe map[string]bool) model.Result {
+	var ev []model.Evidence
+	var broken, errs, skipped []string
+	for _, ns := range in.Namespaces {
+		if !safe[ns] {
+			skipped = append(skipped, ns)
+			continue
+		}
+		e, got := workloadIn(ctx, cs, in, ns)
+		ev = append(ev, e)
+		switch j := model.JudgeAPI(model.APIRejected, got); j.Verdict {
+		case model.VerdictBroken:
+			broken = append(broken, ns+": "+e.Raw)
+		case model.VerdictError:
+			errs = append(errs, ns+": "+e.Raw)
+		}
+	}
+	var j model.Judgement
+	switch {
+	case len(broken) > 0:
+		j = model.Broken(strings.Join(broken, "; "))
+	case len(errs) > 0:
+		j = model.Errored(strings.Join(errs, "; "))
+	case len(ev) == 0:
+		j = model.Skipped("no namespace refused a privileged pod at dry-run, so a privileged Deployment is not tried (it would persist a privileged pod)")
+	default:
+		j = model.Held(fmt.Sprintf("FailedCreate in %d namespace(s)", len(ev)))
+		if len(skipped) > 0 {
+			j.Reason += "; not tried in " + strings.Join(skipped, ", ")
+		}
+	}
+	r := workloadCheck.Result(j)
+	r.Evidence, r.Attempts = ev, len(ev)
+	return r
+}
+
+func workloadIn(ctx context.Context, cs kubernetes.Interface, in Input, ns string) (model.Evidence, model.APIOutcome) {
+	pod := compliantPod(ns, in.Image)
+	Checks[0].Mutate(pod) // privileged
+	name := "tc-privileged-workload"
+	labels := map[string]string{"tenantcheck.io/probe": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec},
+		},
+	}
+	ev := model.Evidence{Action: "create a Deployment with a privileged pod template", To: ns, Attempts: 1,
+		Repro: fmt.Sprintf("kubectl get events -n %s --field-selector reason=FailedCreate", ns)}
+	start := time.Now()
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		ev.Raw = "create deployment: " + err.Error()
+		return ev, model.APIError
+	}
+	defer func() {
+		fg := metav1.DeletePropagationForeground
+		_ = cs.AppsV1().Deployments(ns).Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	}()
+	got := model.APIError
+	ev.Raw = "no FailedCreate event and no pod within 20s"
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "tenantcheck.io/probe=" + name})
+		if err == nil && len(pods.Items) > 0 {
+			got, ev.Raw = model.APIAdmitted, "the ReplicaSet created privileged pod "+pods.Items[0].Name+" (deleted again)"
+			return true, nil
+		}
+		events, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedCreate"})
+		if err != nil {
+			return false, nil
+		}
+		for _, e := range events.Items {
+			if strings.Contains(e.Message, "violates PodSecurity") {
+				got, ev.Raw = model.APIRejected, e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+": "+e.Message
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	ev.Duration = model.Millis(time.Since(start))
+	return ev, got
+}
