@@ -142,7 +142,7 @@ func parseRun(args []string, errw io.Writer) (*runFlags, error) {
 }
 
 // available are the layers this build can check, in run order.
-var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota}
+var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
 
 func layerNames(ls []model.Layer) []string {
 	out := make([]string, len(ls))

@@ -86,8 +86,8 @@ tenants:
 		{"unknown command", []string{"frobnicate"}, []string{`unknown command "frobnicate"`, "tenantcheck --help"}},
 		{"unknown output format", []string{"run", "-o", "yaml"}, []string{`"yaml"`, "table, json, junit, markdown"}},
 		{"unknown output format, long flag", []string{"run", "--output", "html"}, []string{`"html"`, "table, json, junit, markdown"}},
-		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network, podsecurity, quota"}},
-		{"unknown layer after a good one", []string{"run", "--layers", "network,rbac"}, []string{`"rbac"`}},
+		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network, podsecurity, quota, rbac"}},
+		{"unknown layer after a good one", []string{"run", "--layers", "network,flux"}, []string{`"flux"`}},
 		{"bad pull policy", []string{"run", "--image-pull-policy", "Sometimes"}, []string{`--image-pull-policy "Sometimes"`, "Always, IfNotPresent or Never"}},
 		{"stray argument", []string{"run", "network"}, []string{`run takes no arguments, got "network"`}},
 		{"missing spec file", []string{"run", "--spec", "/nonexistent.yaml"}, []string{"read spec", "/nonexistent.yaml", "no such file"}},
@@ -197,7 +197,7 @@ func TestParseRunDefaults(t *testing.T) {
 	f, err := parseRun(nil, &errw)
 	require.NoError(t, err)
 	assert.Equal(t, "table", f.output)
-	assert.Equal(t, "network,podsecurity,quota", f.layers)
+	assert.Equal(t, "network,podsecurity,quota,rbac", f.layers)
 	assert.Equal(t, "IfNotPresent", f.pull)
 	assert.Equal(t, "ghcr.io/tenantcheck/tenantcheck-probe:dev", f.image)
 	assert.Equal(t, time.Second, f.probeTO)
@@ -231,7 +231,7 @@ func TestParseLayers(t *testing.T) {
 		{"network, podsecurity", []model.Layer{net, psa}, ""},
 		{"podsecurity,network", []model.Layer{psa, net}, ""},
 		{"", nil, `layer ""`},
-		{"rbac", nil, `layer "rbac"`},
+		{"flux", nil, `layer "flux"`},
 		{"network,", nil, `layer ""`},
 		{"Network", nil, `layer "Network"`},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
 	"github.com/tenantcheck/tenantcheck/internal/layers/quota"
+	"github.com/tenantcheck/tenantcheck/internal/layers/rbac"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
@@ -118,6 +119,16 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		})...)
 		phase("quota", t)
 		run.say("quota: quota and LimitRange tried in %.1fs", time.Since(t).Seconds())
+	}
+	if wants(run.opts.Layers, model.LayerRBAC) {
+		t := time.Now()
+		var tenants []rbac.Tenant
+		for _, tn := range run.Spec.Tenants {
+			tenants = append(tenants, rbac.Tenant{Name: tn.Name, Namespaces: tn.Namespaces})
+		}
+		results = append(results, rbac.Run(ctx, c, rbac.Input{Tenants: tenants})...)
+		phase("rbac", t)
+		run.say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(t).Seconds())
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())

@@ -1,0 +1,110 @@
+package rbac
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// ReasonControlFailed starts the reason of an attempt whose Forbidden
+// cannot be trusted because the same identity failed its positive control.
+const ReasonControlFailed = "positive control failed"
+
+// judgeAll judges every check's attempts; it is pure.
+func judgeAll(checks, controls []Check, attempts map[string][]attempt) []model.Result {
+	failed := controlFailures(controls, attempts)
+	out := make([]model.Result, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, judgeCheck(c, attempts[c.ID], failed))
+	}
+	return out
+}
+
+// controlFailures maps each identity ("ns/sa") whose positive control did
+// not hold to the first reason it did not.
+func controlFailures(controls []Check, attempts map[string][]attempt) map[string]string {
+	failed := map[string]string{}
+	for _, c := range controls {
+		for _, a := range attempts[c.ID] {
+			j := judgeAttempt(c.Expected.API, a, nil)
+			if _, seen := failed[a.from.String()]; !seen && j.Verdict != model.VerdictHeld {
+				failed[a.from.String()] = fmt.Sprintf("%s (%s): %s", c.ID, a.req.Action, j.Reason)
+			}
+		}
+	}
+	return failed
+}
+
+// judgeAttempt compares one attempt with the expectation. A request that
+// was refused (Forbidden or Rejected) only counts when the identity passed
+// its positive control; an admission needs no control, it is its own proof.
+func judgeAttempt(want model.APIOutcome, a attempt, failed map[string]string) model.Judgement {
+	if a.notSent != "" {
+		return model.Errored(a.notSent)
+	}
+	j := model.JudgeAPI(want, a.observed)
+	if reason, ok := failed[a.from.String()]; ok && j.Verdict == model.VerdictHeld && a.observed != model.APIAdmitted {
+		return model.Errored(ReasonControlFailed + ": " + reason)
+	}
+	return j
+}
+
+// judgeCheck aggregates a check's attempts over tenants and identities:
+// Broken if any attempt is, else Error if any is, else Held.
+func judgeCheck(c Check, attempts []attempt, failed map[string]string) model.Result {
+	if len(attempts) == 0 {
+		return c.Result(model.Skipped("no identity to try it with: it needs at least two tenants with a namespace"))
+	}
+	byVerdict := map[model.Verdict][]string{}
+	counts := map[model.APIOutcome]int{}
+	r := c.Result(model.Judgement{})
+	var total time.Duration
+	for _, a := range attempts {
+		j := judgeAttempt(c.Expected.API, a, failed)
+		line := fmt.Sprintf("%s: %s: %s", a.from, a.req.Action, j.Reason)
+		byVerdict[j.Verdict] = append(byVerdict[j.Verdict], line)
+		r.Evidence = append(r.Evidence, evidence(a))
+		if a.notSent == "" {
+			counts[a.observed]++
+			r.Attempts++
+		}
+		total += a.duration
+	}
+	switch {
+	case len(byVerdict[model.VerdictBroken]) > 0:
+		r.Judgement = model.Broken(strings.Join(byVerdict[model.VerdictBroken], "; "))
+	case len(byVerdict[model.VerdictError]) > 0:
+		r.Judgement = model.Errored(strings.Join(byVerdict[model.VerdictError], "; "))
+	default:
+		r.Judgement = model.Held(fmt.Sprintf("%s as expected in all %d attempts",
+			strings.ToLower(string(c.Expected.API)), len(attempts)))
+	}
+	r.Observed = observedText(counts, len(attempts)-r.Attempts)
+	r.Duration = model.Millis(total)
+	return r
+}
+
+func evidence(a attempt) model.Evidence {
+	ev := model.Evidence{Action: a.req.Action, From: a.from.String(), To: a.req.To, Raw: a.raw,
+		Attempts: 1, Duration: model.Millis(a.duration), Repro: a.repro}
+	if a.notSent != "" {
+		ev.Raw, ev.Attempts = "not sent: "+a.notSent, 0
+	}
+	return ev
+}
+
+// observedText counts what came back, e.g. "Forbidden x3, Admitted x1".
+func observedText(counts map[model.APIOutcome]int, notSent int) string {
+	var parts []string
+	for _, o := range []model.APIOutcome{model.APIForbidden, model.APIAdmitted, model.APIRejected, model.APIError} {
+		if n := counts[o]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s x%d", o, n))
+		}
+	}
+	if notSent > 0 {
+		parts = append(parts, fmt.Sprintf("not sent x%d", notSent))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,98 @@
+package rbac
+
+import (
+	"context"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// requestTimeout bounds one request; a hung API server is an Error, not a hang.
+const requestTimeout = 20 * time.Second
+
+// Tenant is one tenant and its (run-unique) namespaces; the first namespace
+// is the one its identities act from and the one other tenants aim at.
+type Tenant struct {
+	Name       string
+	Namespaces []string
+}
+
+// Input of the RBAC layer: the tenants to try against each other.
+type Input struct {
+	Tenants []Tenant
+}
+
+// Run tries every check with both identities (tenant-reconciler and
+// default) of every tenant, against every other tenant, then scans the
+// cluster's bindings. It returns one result per check, controls first and
+// the binding scan last; a failure to run is an Error result, never a panic
+// or a missing result.
+func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
+	prefix := reproPrefix(c)
+	ids := login(ctx, c, planIdentities(in.Tenants))
+	attempts := send(ctx, ids, allChecks(), prefix)
+	results := judgeAll(allChecks(), Controls, attempts)
+	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix))
+}
+
+// attempt is one request one identity sent (or could not send), and what
+// came back.
+type attempt struct {
+	from     Identity
+	req      Request
+	observed model.APIOutcome
+	raw      string
+	// notSent is why the request was not sent (no token); it wins over
+	// everything else when judging.
+	notSent  string
+	duration time.Duration
+	repro    string
+}
+
+// send runs every request of every check as every identity it applies to,
+// one at a time: a few dozen small requests take well under a second, and
+// sequential requests keep the evidence in a stable order.
+func send(ctx context.Context, ids []Identity, checks []Check, prefix string) map[string][]attempt {
+	out := map[string][]attempt{}
+	for _, c := range checks {
+		for _, id := range ids {
+			if c.Only != "" && c.Only != id.ServiceAccount {
+				continue
+			}
+			for _, ns := range aims(c, id) {
+				for _, r := range c.Requests(id, ns) {
+					out[c.ID] = append(out[c.ID], try(ctx, id, r, prefix))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// aims are the namespaces a check is tried against for one identity.
+func aims(c Check, id Identity) []string {
+	if c.CrossTenant {
+		return id.Targets
+	}
+	return []string{id.Namespace}
+}
+
+func try(ctx context.Context, id Identity, r Request, prefix string) attempt {
+	a := attempt{from: id, req: r, repro: repro(prefix, id, r.Kubectl)}
+	if id.Err != "" {
+		a.notSent = id.Err
+		return a
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	start := time.Now()
+	err := r.Do(ctx)
+	a.duration = time.Since(start)
+	classify := r.Classify
+	if classify == nil {
+		classify = outcome
+	}
+	a.observed, a.raw = classify(err)
+	return a
+}

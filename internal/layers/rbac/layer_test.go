@@ -1,0 +1,110 @@
+package rbac
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authnv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+func TestPlanIdentities(t *testing.T) {
+	tenants := []Tenant{
+		{Name: "a", Namespaces: []string{"a-prod", "a-dev"}},
+		{Name: "b", Namespaces: []string{"b-prod"}},
+		{Name: "empty"},
+		{Name: "c", Namespaces: []string{"c-prod"}},
+	}
+	ids := planIdentities(tenants)
+	var got []string
+	for _, id := range ids {
+		got = append(got, id.String()+" -> "+strings.Join(id.Targets, ","))
+	}
+	assert.Equal(t, []string{
+		"a-prod/tenant-reconciler -> b-prod,c-prod", "a-prod/default -> b-prod,c-prod",
+		"b-prod/tenant-reconciler -> a-prod,c-prod", "b-prod/default -> a-prod,c-prod",
+		"c-prod/tenant-reconciler -> a-prod,b-prod", "c-prod/default -> a-prod,b-prod",
+	}, got)
+	assert.Equal(t, "system:serviceaccount:a-prod:default", ids[1].User())
+}
+
+func TestCheckIDs(t *testing.T) {
+	ids := CheckIDs()
+	assert.Len(t, ids, len(Controls)+len(Checks)+1)
+	assert.Equal(t, "rbac/reconciler-can-manage-own-namespace", ids[0])
+	assert.Equal(t, "rbac/no-broad-bindings", ids[len(ids)-1])
+	unique := map[string]bool{}
+	for _, c := range allChecks() {
+		assert.False(t, unique[c.ID], "duplicate %s", c.ID)
+		unique[c.ID] = true
+		assert.Equal(t, model.LayerRBAC, c.Layer)
+		assert.NoError(t, c.Expected.Validate(), c.ID)
+		assert.NotEmpty(t, c.Description, c.ID)
+	}
+}
+
+// send builds the requests each identity makes; the fake clientset admits
+// everything, so this tests only our request building: where each request
+// goes, who sends it, and that no check persists anything.
+func TestSendBuildsRequests(t *testing.T) {
+	csA, csB := fake.NewClientset(), fake.NewClientset()
+	ids := []Identity{reconcilerA, defaultA, reconcilerB}
+	ids[0].Client, ids[1].Client, ids[2].Client = csA, csA, csB
+	csA.PrependReactor("create", "selfsubjectreviews", func(clienttesting.Action) (bool, runtime.Object, error) {
+		r := &authnv1.SelfSubjectReview{}
+		r.Status.UserInfo.Username = "system:serviceaccount:" + nsA + ":someone-else"
+		return true, r, nil
+	})
+	obs := send(context.Background(), ids, allChecks(), "kubectl --context kind-tc")
+
+	require.Len(t, obs[Controls[0].ID], 4, "two requests for each of the two reconcilers, none for default")
+	require.Len(t, obs[Controls[1].ID], 1, "only the default account authenticates")
+	for _, c := range Checks {
+		require.Len(t, obs[c.ID], 3, "%s: every identity tries it once against its one target", c.ID)
+	}
+	list := obs["rbac/cross-tenant-list-secrets"][2]
+	assert.Equal(t, "list secrets in "+nsA, list.req.Action, "tenant b aims at tenant a")
+	assert.Equal(t, "kubectl --context kind-tc get secrets -n "+nsA+" --as=system:serviceaccount:"+nsB+":tenant-reconciler", list.repro)
+	assert.Equal(t, model.APIAdmitted, list.observed)
+
+	bind := obs["rbac/bind-cluster-admin"][1]
+	assert.Equal(t, nsA, bind.req.To, "cluster-admin is bound in the identity's own namespace")
+	assert.Contains(t, bind.repro, "--serviceaccount="+nsA+":default -n "+nsA+" --dry-run=server")
+
+	// The fakes have no REST client nor rest config, and the token names
+	// someone else: those requests must end as Errors, not panic.
+	assert.Equal(t, model.APIError, obs["rbac/cross-tenant-exec"][0].observed)
+	assert.Equal(t, model.APIError, obs["rbac/impersonate"][0].observed)
+	assert.Equal(t, model.APIError, obs[Controls[1].ID][0].observed)
+	assert.Contains(t, obs[Controls[1].ID][0].raw, `the token authenticated as "system:serviceaccount:`+nsA+`:someone-else", not "system:serviceaccount:`+nsA+`:default"`)
+
+	for _, a := range append(csA.Actions(), csB.Actions()...) {
+		assertDryRun(t, a)
+	}
+}
+
+// assertDryRun: every create and patch is a server dry-run, except the
+// TokenRequest, which persists nothing anyway.
+func assertDryRun(t *testing.T, a clienttesting.Action) {
+	t.Helper()
+	what := a.GetVerb() + " " + a.GetResource().Resource + "/" + a.GetSubresource()
+	switch act := a.(type) {
+	case clienttesting.CreateActionImpl:
+		if a.GetSubresource() == "token" || a.GetResource().Resource == "selfsubjectreviews" {
+			return
+		}
+		assert.Equal(t, []string{"All"}, act.CreateOptions.DryRun, what)
+	case clienttesting.PatchActionImpl:
+		assert.Equal(t, []string{"All"}, act.PatchOptions.DryRun, what)
+	case clienttesting.ListActionImpl, clienttesting.GetActionImpl:
+	default:
+		t.Errorf("unexpected action %s (%T)", what, a)
+	}
+}

@@ -1,0 +1,112 @@
+package rbac
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// The API server authorises a request before it looks at the object, so the
+// status code of a refused request says which stage refused it:
+//
+//	401 Unauthorized                 authentication: the token was not accepted
+//	403 Forbidden, "User ... cannot"  authorisation (RBAC, webhook, node): denied
+//	403 Forbidden, other message     admission (Pod Security, quota, a webhook)
+//	400, 404, 409, 422               the handler or validation: authorisation
+//	                                 had already passed
+//
+// This is why a check may name an object that does not exist: a 404 for
+// "get secret tc-no-such-secret" in another tenant's namespace proves the
+// tenant was allowed to read secrets there, exactly as a 200 would.
+
+// authzDenied matches the message of every authoriser's denial, written by
+// the API server's responsewriters.Forbidden ("User %q cannot %s ..."), and
+// of RBAC's own escalation check when a binding or role is created.
+var authzDenied = regexp.MustCompile(`User ".*" cannot |is attempting to grant RBAC permissions not currently held`)
+
+// admissionMarkers appear in refusals written by admission plugins, after
+// authorisation let the request through.
+var admissionMarkers = []string{
+	"violates PodSecurity",                  // Pod Security Admission
+	"exceeded quota",                        // ResourceQuota
+	" usage per ", "limit to request ratio", // LimitRanger
+	"admission webhook",              // validating and mutating webhooks
+	"ValidatingAdmissionPolicy",      // CEL admission policies
+	"because it is being terminated", // NamespaceLifecycle
+	"no PriorityClass with name",     // Priority
+}
+
+// outcome classifies the API server's answer to one request a tenant
+// identity sent, from the point of view of authorisation:
+//
+//   - nil: Admitted.
+//   - 403 with an admission marker: Rejected: RBAC let it through and an
+//     admission plugin stopped it, which for an RBAC check is a leak.
+//   - 403 written by an authoriser: Forbidden.
+//   - any other 403: Error. It is neither a recognisable authorisation
+//     denial nor a known admission refusal, so it proves nothing either way.
+//   - 400, 404, 409, 422: Admitted, because these come from the handler or
+//     from validation, which run only after authorisation allowed the request.
+//   - 401: Error, the token was rejected.
+//   - anything else (network, timeout, 5xx, 429): Error with the message.
+//
+// The second value is the raw answer for the evidence: the HTTP status code
+// and the API server's message. It never contains a token.
+func outcome(err error) (model.APIOutcome, string) {
+	if err == nil {
+		return model.APIAdmitted, "2xx: admitted"
+	}
+	raw := statusLine(err)
+	switch {
+	case apierrors.IsForbidden(err) && admissionRefusal(err.Error()):
+		return model.APIRejected, raw
+	case apierrors.IsForbidden(err) && authzDenied.MatchString(err.Error()):
+		return model.APIForbidden, raw
+	case apierrors.IsForbidden(err):
+		return model.APIError, "forbidden, but neither by an authoriser nor by a known admission plugin: " + raw
+	case apierrors.IsUnauthorized(err):
+		return model.APIError, "token rejected: " + raw
+	case apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsAlreadyExists(err),
+		apierrors.IsBadRequest(err), apierrors.IsConflict(err):
+		return model.APIAdmitted, "authorised, then " + raw
+	}
+	return model.APIError, raw
+}
+
+// impersonationOutcome reads the answer to a request sent with an
+// impersonation header. The impersonation filter runs before the request is
+// authorised as the impersonated user, so a 403 that is not about
+// impersonating means the header was accepted: the identity may act as
+// someone else, who then happened to lack the right for this one request.
+func impersonationOutcome(err error) (model.APIOutcome, string) {
+	got, raw := outcome(err)
+	if got == model.APIForbidden && !strings.Contains(err.Error(), "cannot impersonate") {
+		return model.APIAdmitted, "impersonation accepted, then " + raw
+	}
+	return got, raw
+}
+
+func admissionRefusal(msg string) bool {
+	for _, m := range admissionMarkers {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusLine is "403 Forbidden: <message>" for an API status error, else
+// the error's text.
+func statusLine(err error) string {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		st := s.Status()
+		return fmt.Sprintf("%d %s: %s", st.Code, st.Reason, st.Message)
+	}
+	return err.Error()
+}

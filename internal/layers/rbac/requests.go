@@ -1,0 +1,254 @@
+package rbac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// The request builders of the checks. Every create, patch and bind is a
+// server dry-run: the API server authorises, admits and validates it
+// exactly as a real one, and persists nothing.
+
+const (
+	clusterScope = "cluster"
+	// probeName names every object the checks submit.
+	probeName = "tc-rbac-probe"
+	// missingSecret need not exist: authorisation precedes existence.
+	missingSecret = "tc-rbac-no-such-secret"
+	// execTarget is the network layer's server pod; it need not exist.
+	execTarget = "tc-probe-server"
+	// impersonated is the user the impersonate check asks to act as.
+	impersonated = "system:admin"
+)
+
+var (
+	dryRun  = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	listOne = metav1.ListOptions{Limit: 1}
+)
+
+func listSecrets(id Identity, ns string) Request {
+	return Request{Action: "list secrets in " + ns, To: ns, Kubectl: "get secrets -n " + ns,
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Secrets(ns).List(ctx, listOne)
+			return err
+		}}
+}
+
+func getSecret(id Identity, ns string) Request {
+	return Request{Action: "get secret " + missingSecret + " in " + ns, To: ns,
+		Kubectl: "get secret " + missingSecret + " -n " + ns,
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Secrets(ns).Get(ctx, missingSecret, metav1.GetOptions{})
+			return err
+		}}
+}
+
+func listConfigMaps(id Identity, ns string) Request {
+	return Request{Action: "list configmaps in " + ns, To: ns, Kubectl: "get configmaps -n " + ns,
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().ConfigMaps(ns).List(ctx, listOne)
+			return err
+		}}
+}
+
+func listPods(id Identity, ns string) Request {
+	return Request{Action: "list pods in " + ns, To: ns, Kubectl: "get pods -n " + ns,
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Pods(ns).List(ctx, listOne)
+			return err
+		}}
+}
+
+func createConfigMap(id Identity, ns string) Request {
+	return Request{Action: "create configmap " + probeName + " in " + ns + " (server dry-run)", To: ns,
+		Kubectl: "create configmap " + probeName + " -n " + ns + " --dry-run=server",
+		Do: func(ctx context.Context) error {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns}}
+			_, err := id.Client.CoreV1().ConfigMaps(ns).Create(ctx, cm, dryRun)
+			return err
+		}}
+}
+
+// createPod: the repro asks can-i, because `kubectl run` would submit a pod
+// that Pod Security refuses, which would muddle what RBAC said.
+func createPod(id Identity, ns string) Request {
+	return Request{Action: "create pod " + probeName + " in " + ns + " (server dry-run)", To: ns,
+		Kubectl: "auth can-i create pods -n " + ns,
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Pods(ns).Create(ctx, probePod(ns), dryRun)
+			return err
+		}}
+}
+
+// probePod satisfies Pod Security restricted and the guide's quota, so that
+// a pod RBAC lets through reads as admitted rather than as another layer's
+// refusal. Its image is never pulled: dry-run starts nothing.
+func probePod(ns string) *corev1.Pod {
+	f, t, uid := false, true, int64(65532)
+	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: &f,
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &t, RunAsUser: &uid,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{Name: "probe", Image: "registry.k8s.io/pause:3.10",
+				Resources: corev1.ResourceRequirements{Requests: rl, Limits: rl},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f,
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
+		},
+	}
+}
+
+// execPod POSTs to pods/exec without the streaming upgrade. Authorisation
+// (verb create on pods/exec) runs first and answers 403; once it passes, the
+// handler looks the pod up (404 when the network layer's pod is not there)
+// and then refuses the plain POST (400 "Upgrade request required"). Either
+// of those means the tenant may exec there. No command ever runs.
+func execPod(id Identity, ns string) Request {
+	return Request{Action: "exec into pod " + execTarget + " in " + ns, To: ns,
+		Kubectl: "auth can-i create pods/" + execTarget + " --subresource=exec -n " + ns,
+		Do: func(ctx context.Context) error {
+			rc, ok := id.Client.CoreV1().RESTClient().(*rest.RESTClient)
+			if !ok || rc == nil {
+				return errors.New("exec: the client has no REST client")
+			}
+			return rc.Post().Namespace(ns).Resource("pods").Name(execTarget).SubResource("exec").
+				Param("command", "true").Param("stdout", "true").Do(ctx).Error()
+		}}
+}
+
+// foreignToken asks for a token of another tenant's default account. A
+// token the API server hands out is dropped unread; it expires in ten
+// minutes. The repro asks can-i, so that pasting it never prints a token.
+func foreignToken(id Identity, ns string) Request {
+	return Request{Action: "request a token for " + ns + "/" + DefaultServiceAccount, To: ns,
+		Kubectl: "auth can-i create serviceaccounts/" + DefaultServiceAccount + " --subresource=token -n " + ns,
+		Do: func(ctx context.Context) error {
+			secs := int64(tokenTTL.Seconds())
+			_, err := id.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, DefaultServiceAccount,
+				&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{ExpirationSeconds: &secs}}, metav1.CreateOptions{})
+			return err
+		}}
+}
+
+func listNamespaces(id Identity, _ string) Request {
+	return Request{Action: "list namespaces", To: clusterScope, Kubectl: "get namespaces",
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Namespaces().List(ctx, listOne)
+			return err
+		}}
+}
+
+func listNodes(id Identity, _ string) Request {
+	return Request{Action: "list nodes", To: clusterScope, Kubectl: "get nodes",
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Nodes().List(ctx, listOne)
+			return err
+		}}
+}
+
+// createClusterRole submits a ClusterRole without rules, which RBAC's
+// escalation check always lets through: only the create verb is tested.
+func createClusterRole(id Identity, _ string) Request {
+	return Request{Action: "create ClusterRole " + probeName + " (server dry-run)", To: clusterScope,
+		Kubectl: "auth can-i create clusterroles",
+		Do: func(ctx context.Context) error {
+			cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: probeName}}
+			_, err := id.Client.RbacV1().ClusterRoles().Create(ctx, cr, dryRun)
+			return err
+		}}
+}
+
+// createClusterRoleBinding binds system:public-info-viewer, which every
+// authenticated identity already holds, so the escalation check passes and
+// only the create verb is tested.
+func createClusterRoleBinding(id Identity, _ string) Request {
+	const role = "system:public-info-viewer"
+	return Request{Action: "create ClusterRoleBinding " + probeName + " to ClusterRole " + role + " (server dry-run)",
+		To: clusterScope,
+		Kubectl: fmt.Sprintf("create clusterrolebinding %s --clusterrole=%s --serviceaccount=%s:%s --dry-run=server",
+			probeName, role, id.Namespace, id.ServiceAccount),
+		Do: func(ctx context.Context) error {
+			crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probeName},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: id.ServiceAccount, Namespace: id.Namespace}},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}}
+			_, err := id.Client.RbacV1().ClusterRoleBindings().Create(ctx, crb, dryRun)
+			return err
+		}}
+}
+
+// bindClusterAdmin: a tenant allowed to create RoleBindings is still
+// refused (403) unless it may bind cluster-admin or already holds all of
+// it; RBAC's escalation check says so, and that counts as Forbidden.
+func bindClusterAdmin(id Identity, ns string) Request {
+	return Request{Action: "bind ClusterRole cluster-admin in " + ns + " (server dry-run)", To: ns,
+		Kubectl: fmt.Sprintf("create rolebinding %s --clusterrole=cluster-admin --serviceaccount=%s:%s -n %s --dry-run=server",
+			probeName, id.Namespace, id.ServiceAccount, ns),
+		Do: func(ctx context.Context) error {
+			rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: id.ServiceAccount, Namespace: id.Namespace}},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"}}
+			_, err := id.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, dryRun)
+			return err
+		}}
+}
+
+// impersonate lists configmaps of the identity's own namespace while
+// asking to act as system:admin; impersonationOutcome reads the answer.
+func impersonate(id Identity, ns string) Request {
+	return Request{Action: "list configmaps in " + ns + " as " + impersonated + " (impersonation)", To: ns,
+		Kubectl: "auth can-i impersonate users/" + impersonated,
+		Do: func(ctx context.Context) error {
+			if id.Config == nil {
+				return errors.New("impersonate: no client configuration for the identity")
+			}
+			cfg := rest.CopyConfig(id.Config)
+			cfg.Impersonate = rest.ImpersonationConfig{UserName: impersonated}
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("impersonating client: %w", err)
+			}
+			_, err = cs.CoreV1().ConfigMaps(ns).List(ctx, listOne)
+			return err
+		},
+		Classify: impersonationOutcome,
+	}
+}
+
+func relabelNamespace(id Identity, ns string) Request {
+	patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"privileged"}}}`)
+	return Request{Action: "label namespace " + ns + " pod-security.kubernetes.io/enforce=privileged (server dry-run)", To: ns,
+		Kubectl: "label namespace " + ns + " pod-security.kubernetes.io/enforce=privileged --overwrite --dry-run=server",
+		Do: func(ctx context.Context) error {
+			_, err := id.Client.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch,
+				metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		}}
+}
+
+// whoami asks the API server who the token belongs to; a token accepted
+// for someone else is an Error, not an admission.
+func whoami(id Identity, _ string) Request {
+	return Request{Action: "authenticate (SelfSubjectReview)", To: clusterScope, Kubectl: "auth whoami",
+		Do: func(ctx context.Context) error {
+			r, err := id.Client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			if got := r.Status.UserInfo.Username; got != id.User() {
+				return fmt.Errorf("the token authenticated as %q, not %q", got, id.User())
+			}
+			return nil
+		}}
+}

@@ -1,0 +1,181 @@
+package rbac
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authzv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	rbaclayer "github.com/tenantcheck/tenantcheck/internal/layers/rbac"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/suites/suitekit"
+)
+
+type hook = func(context.Context, kubernetes.Interface, *runner.Run) error
+
+// run executes the RBAC layer alone, with h applied after provisioning,
+// and returns the results by check ID.
+func run(ctx context.Context, t *testing.T, h hook) map[string]model.Result {
+	opts := suitekit.Options(t)
+	opts.Layers = []model.Layer{model.LayerRBAC}
+	opts.AfterProvision = h
+	rep := suitekit.Execute(ctx, t, opts)
+	out := map[string]model.Result{}
+	for _, r := range rep.Results {
+		out[r.CheckID] = r
+	}
+	require.Len(t, out, len(rbaclayer.CheckIDs()), "every check, both positive controls and the binding scan report")
+	return out
+}
+
+// brokenIDs are the checks that broke, sorted; any verdict other than Held
+// or Broken fails the test, since it means the suite proved nothing.
+func brokenIDs(t *testing.T, res map[string]model.Result) []string {
+	t.Helper()
+	var out []string
+	for id, r := range res {
+		switch r.Verdict {
+		case model.VerdictBroken:
+			out = append(out, id)
+		case model.VerdictHeld:
+		default:
+			t.Errorf("%s: %s: %s", id, r.Verdict, r.Reason)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The guide's baseline: both identities of both tenants are refused every
+// break-out, both positive controls pass, and no binding is too broad.
+func TestBaselineHolds(t *testing.T) {
+	f := features.New("baseline tenants stay inside their namespaces").
+		WithLabel("layer", "rbac").WithLabel("check", "all").
+		Assess("every RBAC check holds", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			res := run(ctx, t, nil)
+			assert.Empty(t, brokenIDs(t, res))
+			for _, id := range []string{"rbac/reconciler-can-manage-own-namespace", "rbac/default-token-authenticates"} {
+				assert.Equal(t, model.VerdictHeld, res[id].Verdict, "positive control %s: %s", id, res[id].Reason)
+			}
+			assert.Equal(t, 4, res["rbac/cross-tenant-list-secrets"].Attempts, "two tenants x two identities, each against the other tenant")
+			for id, r := range res {
+				for _, ev := range r.Evidence {
+					assert.NotContains(t, ev.Raw+ev.Repro, "eyJ", "%s: evidence must never carry a token", id)
+				}
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// A RoleBinding in tenant-b's namespace that lets tenant-a's reconciler read
+// secrets: exactly the two secret checks and the binding scan break.
+func TestCrossTenantRoleBindingIsCaught(t *testing.T) {
+	f := features.New("a RoleBinding granting another tenant's reconciler secrets is caught").
+		WithLabel("layer", "rbac").WithLabel("check", "cross-tenant-list-secrets").
+		Assess("exactly the secret checks and the binding scan break", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			var nsA, nsB string
+			res := run(ctx, t, func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				nsA, nsB = r.Namespace("tenant-a-prod"), r.Namespace("tenant-b-prod")
+				return leakSecrets(ctx, cs, r, nsA, nsB)
+			})
+			assert.Equal(t, []string{"rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-secrets", "rbac/no-broad-bindings"}, brokenIDs(t, res))
+			leaker := nsA + "/" + baseline.ReconcilerName
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, leaker+": list secrets in "+nsB+": admitted, expected forbidden")
+			assert.NotContains(t, res["rbac/cross-tenant-list-secrets"].Reason, nsA+"/default", "the default account got nothing")
+			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "RoleBinding "+nsB+"/tc-leak binds ServiceAccount "+leaker)
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+func leakSecrets(ctx context.Context, cs kubernetes.Interface, r *runner.Run, nsA, nsB string) error {
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "tc-leak", Namespace: nsB, Labels: r.Labels},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list"}}}}
+	if _, err := cs.RbacV1().Roles(nsB).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "tc-leak", Namespace: nsB, Labels: r.Labels},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: baseline.ReconcilerName, Namespace: nsA}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "tc-leak"}}
+	if _, err := cs.RbacV1().RoleBindings(nsB).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return waitGranted(ctx, cs, nsA, baseline.ReconcilerName, "list", "secrets", nsB)
+}
+
+// A ClusterRoleBinding of tenant-a's reconciler to ClusterRole view: it can
+// now read configmaps and pods everywhere and list namespaces (view grants
+// namespaces get/list/watch), but still no secrets (view excludes them).
+func TestClusterRoleBindingToViewIsCaught(t *testing.T) {
+	f := features.New("a ClusterRoleBinding of a tenant to view is caught").
+		WithLabel("layer", "rbac").WithLabel("check", "no-broad-bindings").
+		Assess("the read checks and the binding scan break, secrets hold", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			var crbName string
+			res := run(ctx, t, func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				crbName = "tc-" + r.ID + "-view"
+				return bindView(ctx, t, cs, r, crbName)
+			})
+			assert.Equal(t, []string{
+				"rbac/cross-tenant-list-configmaps", "rbac/cross-tenant-list-pods", "rbac/list-namespaces", "rbac/no-broad-bindings",
+			}, brokenIDs(t, res))
+			assert.Equal(t, model.VerdictHeld, res["rbac/cross-tenant-list-secrets"].Verdict, "view excludes secrets")
+			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "ClusterRoleBinding "+crbName)
+			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "to ClusterRole view")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// bindView binds tenant-a's reconciler to view cluster-wide. The binding is
+// cluster-scoped, so deleting the run's namespaces does not remove it: the
+// test deletes it itself, whatever happens.
+func bindView(ctx context.Context, t *testing.T, cs kubernetes.Interface, r *runner.Run, name string) error {
+	nsA := r.Namespace("tenant-a-prod")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete ClusterRoleBinding %s: %v", name, err)
+		}
+	})
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: r.Labels},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: baseline.ReconcilerName, Namespace: nsA}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return waitGranted(ctx, cs, nsA, baseline.ReconcilerName, "list", "configmaps", r.Namespace("tenant-b-prod"))
+}
+
+// waitGranted polls a SubjectAccessReview until the authoriser sees a grant
+// the hook just made: RBAC reads bindings through an informer cache, so a
+// check sent the same instant could still be refused and the test would
+// flake instead of fail.
+func waitGranted(ctx context.Context, cs kubernetes.Interface, saNS, sa, verb, resource, ns string) error {
+	user := "system:serviceaccount:" + saNS + ":" + sa
+	groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{User: user, Groups: groups,
+			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource}}}
+		got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		return got.Status.Allowed, nil
+	})
+}
