@@ -35,9 +35,10 @@ live-suites: cluster-up
 	rc=0; KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
 	  $(MAKE) --no-print-directory cluster-down cluster-verify-clean; exit $$rc
 
-## bench: phases of a full network-layer run on the local cluster, next to the floor.
+## bench: a full network-layer run split into phases next to its floor, and the
+## three API layers (Pod Security, quota, RBAC) for two tenants.
 bench: cluster-up
-	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -count=1 -run '^$$' -bench . -benchtime 3x ./suites/network/
+	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -p 1 -count=1 -run '^$$' -bench . -benchtime 3x ./suites/...
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck
