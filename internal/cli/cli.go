@@ -41,6 +41,7 @@ const usage = `tenantcheck proves, on a live cluster, that tenant isolation hold
 usage:
   tenantcheck run [flags]      provision test tenants as the guide's baseline, try to break out, report
   tenantcheck cleanup [flags]  remove what interrupted runs left behind (found by label)
+  tenantcheck diff BEFORE.json AFTER.json   what broke, what was fixed (exit 1 on any regression)
   tenantcheck version
 
 Run 'tenantcheck <command> -h' for a command's flags.
@@ -60,6 +61,8 @@ func Run(ctx context.Context, s Streams, args []string) int {
 		code, err = runCmd(ctx, s, args[1:])
 	case "cleanup":
 		err = cleanupCmd(ctx, s, args[1:])
+	case "diff":
+		code, err = diffCmd(s, args[1:])
 	case "version":
 		fmt.Fprintf(s.Out, "tenantcheck %s\n", Version)
 	case "-h", "--help", "help":

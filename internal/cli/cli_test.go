@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,6 +246,50 @@ func TestParseLayers(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestDiffCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, v model.Verdict) string {
+		j := model.Held("ok")
+		if v == model.VerdictBroken {
+			j = model.Broken("leak")
+		}
+		r := model.NewReport(model.Metadata{Mode: model.ModeProvision}, []model.Result{
+			model.Check{ID: "network/cross-tenant-tcp", Layer: model.LayerNetwork, Name: "x", Expected: model.ExpectReach(model.ReachBlocked)}.Result(j),
+		}, nil)
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	held, broken := write("held.json", model.VerdictHeld), write("broken.json", model.VerdictBroken)
+	foreign := filepath.Join(dir, "foreign.json")
+	require.NoError(t, os.WriteFile(foreign, []byte(`{"apiVersion":"v1","kind":"ConfigMap"}`), 0o644))
+	corrupt := filepath.Join(dir, "corrupt.json")
+	require.NoError(t, os.WriteFile(corrupt, []byte(`{"apiVersion": "tenantcheck.io/v1alpha1", "kind": "Rep`), 0o644))
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		code    int
+		out, er string
+	}{
+		{"regression", []string{"diff", held, broken}, 1, "REGRESSIONS (now broken) (1)", ""},
+		{"fix", []string{"diff", broken, held}, 0, "FIXED (1)", ""},
+		{"same", []string{"diff", held, held}, 0, "RESULT: 0 regression(s)", ""},
+		{"foreign", []string{"diff", held, foreign}, 2, "", "not a tenantcheck report"},
+		{"corrupt", []string{"diff", corrupt, held}, 2, "", "corrupt.json"},
+		{"one file", []string{"diff", held}, 2, "", "two reports"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Run(context.Background(), Streams{Out: &out, Err: &errb}, tt.args)
+			assert.Equal(t, tt.code, code, "stderr: %s", errb.String())
+			assert.Contains(t, out.String(), tt.out)
+			assert.Contains(t, errb.String(), tt.er)
 		})
 	}
 }
