@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -40,6 +41,8 @@ const usage = `tenantcheck proves, on a live cluster, that tenant isolation hold
 
 usage:
   tenantcheck run [flags]      provision test tenants as the guide's baseline, try to break out, report
+  tenantcheck audit [flags]    the same against existing tenants (--spec, or found by --discover-label);
+                               changes none of their policies, quotas or RBAC
   tenantcheck cleanup [flags]  remove what interrupted runs left behind (found by label)
   tenantcheck diff BEFORE.json AFTER.json   what broke, what was fixed (exit 1 on any regression)
   tenantcheck version
@@ -58,7 +61,9 @@ func Run(ctx context.Context, s Streams, args []string) int {
 	code := ExitHeld
 	switch args[0] {
 	case "run":
-		code, err = runCmd(ctx, s, args[1:])
+		code, err = runCmd(ctx, s, args[1:], model.ModeProvision)
+	case "audit":
+		code, err = runCmd(ctx, s, args[1:], model.ModeAudit)
 	case "cleanup":
 		err = cleanupCmd(ctx, s, args[1:])
 	case "diff":
@@ -105,6 +110,9 @@ type runFlags struct {
 	pull       string
 	probeTO    time.Duration
 	domain     string
+	// audit only
+	discoverLabel string
+	noPods        bool
 }
 
 func envOr(key, def string) string {
@@ -114,12 +122,22 @@ func envOr(key, def string) string {
 	return def
 }
 
-func parseRun(args []string, errw io.Writer) (*runFlags, error) {
+func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error) {
 	f := &runFlags{}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	name := "run"
+	if mode == model.ModeAudit {
+		name = "audit"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errw)
 	f.cluster.register(fs)
-	fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
+	if mode == model.ModeAudit {
+		fs.StringVar(&f.specFile, "spec", "", "tenancy spec naming the existing tenant and shared namespaces (default: discover by --discover-label)")
+		fs.StringVar(&f.discoverLabel, "discover-label", spec.DefaultTenantLabel, "namespace label whose value names the tenant, when no --spec is given")
+		fs.BoolVar(&f.noPods, "no-pods", false, "place no probe pods: run only the API layers")
+	} else {
+		fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
+	}
 	fs.StringVar(&f.layers, "layers", strings.Join(layerNames(available), ","), "layers to check, comma-separated (available: "+strings.Join(layerNames(available), ", ")+")")
 	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
 	fs.StringVar(&f.output, "output", "table", "same as -o")
@@ -134,7 +152,7 @@ func parseRun(args []string, errw io.Writer) (*runFlags, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("run takes no arguments, got %q", strings.Join(fs.Args(), " "))
+		return nil, fmt.Errorf("%s takes no arguments, got %q", name, strings.Join(fs.Args(), " "))
 	}
 	switch corev1.PullPolicy(f.pull) {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:

@@ -195,7 +195,7 @@ func TestCommandHelpExitsZero(t *testing.T) {
 func TestParseRunDefaults(t *testing.T) {
 	isolate(t)
 	var errw bytes.Buffer
-	f, err := parseRun(nil, &errw)
+	f, err := parseRun(nil, &errw, model.ModeProvision)
 	require.NoError(t, err)
 	assert.Equal(t, "table", f.output)
 	assert.Equal(t, "network,podsecurity,quota,rbac", f.layers)
@@ -208,14 +208,14 @@ func TestParseRunDefaults(t *testing.T) {
 
 	t.Setenv("TENANTCHECK_PROBE_IMAGE", "localhost/probe:test")
 	t.Setenv("TENANTCHECK_IMAGE_PULL_POLICY", "Never")
-	f, err = parseRun([]string{"-o", "json"}, &errw)
+	f, err = parseRun([]string{"-o", "json"}, &errw, model.ModeProvision)
 	require.NoError(t, err)
 	assert.Equal(t, "localhost/probe:test", f.image)
 	assert.Equal(t, "Never", f.pull)
 	assert.Equal(t, "json", f.output)
 
 	t.Setenv("TENANTCHECK_IMAGE_PULL_POLICY", "Sometimes")
-	_, err = parseRun(nil, &errw)
+	_, err = parseRun(nil, &errw, model.ModeProvision)
 	assert.ErrorContains(t, err, `"Sometimes"`, "the environment is validated like the flag")
 }
 

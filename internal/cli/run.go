@@ -5,9 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/report"
@@ -16,9 +20,10 @@ import (
 )
 
 // runCmd validates every input before it touches the cluster, runs, renders
-// the report and maps it to the exit code.
-func runCmd(ctx context.Context, s Streams, args []string) (int, error) {
-	f, err := parseRun(args, s.Err)
+// the report and maps it to the exit code. mode is provision (`run`) or
+// audit (`audit`).
+func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int, error) {
+	f, err := parseRun(args, s.Err, mode)
 	if err != nil {
 		return ExitIncomplete, err
 	}
@@ -30,7 +35,10 @@ func runCmd(ctx context.Context, s Streams, args []string) (int, error) {
 	if err != nil {
 		return ExitIncomplete, err
 	}
-	sp := spec.Default()
+	if f.noPods {
+		layers = slices.DeleteFunc(layers, func(l model.Layer) bool { return l == model.LayerNetwork })
+	}
+	var sp *spec.Spec
 	if f.specFile != "" {
 		if sp, err = spec.Load(f.specFile); err != nil {
 			return ExitIncomplete, err
@@ -40,10 +48,15 @@ func runCmd(ctx context.Context, s Streams, args []string) (int, error) {
 	if err != nil {
 		return ExitIncomplete, err
 	}
+	if sp == nil && mode == model.ModeAudit {
+		if sp, err = discover(ctx, client, f.discoverLabel); err != nil {
+			return ExitIncomplete, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := runner.Options{
-		Spec: sp, Layers: layers, Keep: f.keep, Version: Version, Progress: s.Err,
+		Spec: sp, Mode: mode, Layers: layers, Keep: f.keep, Version: Version, Progress: s.Err,
 		Network: network.Config{Image: f.image, PullPolicy: corev1.PullPolicy(f.pull), ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2},
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)
@@ -58,6 +71,23 @@ func runCmd(ctx context.Context, s Streams, args []string) (int, error) {
 		return ExitIncomplete, runErr
 	}
 	return model.ExitCode(rep), nil
+}
+
+// discover finds the tenants of an audit by their namespace label, leaving
+// out tenantcheck's own namespaces.
+func discover(ctx context.Context, c *kube.Client, label string) (*spec.Spec, error) {
+	list, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: label})
+	if err != nil {
+		return nil, kube.Explain(err, "list namespaces labelled "+label)
+	}
+	var nss []spec.Namespace
+	for _, ns := range list.Items {
+		if ns.Labels[baseline.LabelManagedBy] == baseline.ManagedByTenantcheck {
+			continue
+		}
+		nss = append(nss, spec.Namespace{Name: ns.Name, Labels: ns.Labels})
+	}
+	return spec.Discover(nss, label)
 }
 
 func writeReport(s Streams, path string, rep *model.Report, format report.Format) error {

@@ -149,3 +149,60 @@ func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, time
 	sort.Strings(left)
 	return left, errors.Join(errs...)
 }
+
+// EnsureNamespacesExist fails, naming them, when namespaces an audit is to
+// test do not exist.
+func EnsureNamespacesExist(ctx context.Context, cs kubernetes.Interface, names []string) error {
+	var missing []string
+	for _, n := range names {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, n)
+		case err != nil:
+			return fmt.Errorf("check namespace %s: %w", n, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace %s from the spec does not exist: nothing was created", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// CleanupObjects removes what a run put into namespaces it does not own (an
+// audit's probe pods, services, workloads), found by selector, and waits
+// until the pods are gone.
+func CleanupObjects(ctx context.Context, cs kubernetes.Interface, namespaces []string, selector string, timeout time.Duration) error {
+	var errs []error
+	zero := int64(0)
+	sel := metav1.ListOptions{LabelSelector: selector}
+	for _, ns := range namespaces {
+		if err := cs.AppsV1().Deployments(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete deployments in %s: %w", ns, err))
+		}
+		svcs, err := cs.CoreV1().Services(ns).List(ctx, sel)
+		if err == nil {
+			for _, s := range svcs.Items {
+				if err := cs.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("delete service %s/%s: %w", ns, s.Name, err))
+				}
+			}
+		}
+		if err := cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, sel); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete pods in %s: %w", ns, err))
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		for _, ns := range namespaces {
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, sel)
+			if err != nil || len(pods.Items) > 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("the run's pods are still present in %s after %s", strings.Join(namespaces, ", "), timeout))
+	}
+	return errors.Join(errs...)
+}

@@ -48,12 +48,15 @@ func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, e
 	if len(missing) > 0 {
 		return model.Metadata{}, kube.MissingPermissionsError(missing)
 	}
-	if err := provision.EnsureNamespacesFree(ctx, c.Clientset, run.namespaces()); err != nil {
+	if err := provision.EnsureNamespacesFree(ctx, c.Clientset, run.ownNamespaces()); err != nil {
+		return model.Metadata{}, err
+	}
+	if err := provision.EnsureNamespacesExist(ctx, c.Clientset, run.audited()); err != nil {
 		return model.Metadata{}, err
 	}
 	digest, _ := run.opts.Spec.Digest()
 	meta := model.Metadata{
-		ClusterVersion: version, TenantcheckVersion: run.opts.Version, Mode: model.ModeProvision,
+		ClusterVersion: version, TenantcheckVersion: run.opts.Version, Mode: run.opts.Mode,
 		Start: run.started, SpecDigest: digest, Tenants: run.Spec.TenantNames(),
 	}
 	if nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {

@@ -29,7 +29,10 @@ import (
 // Options of one run. The zero value runs every layer against the guide's
 // baseline tenants.
 type Options struct {
-	Spec    *spec.Spec // nil: the built-in guide baseline
+	Spec *spec.Spec // nil: the built-in guide baseline
+	// Mode: provision (default) creates test tenants; audit tests the spec's
+	// existing namespaces and changes none of their policies, quotas or RBAC.
+	Mode    model.Mode
 	Layers  []model.Layer
 	Keep    bool // leave the run's namespaces in place (for debugging)
 	Network network.Config
@@ -110,9 +113,15 @@ func newRun(opts Options) (*Run, error) {
 		s = spec.Default()
 	}
 	id := runID()
-	runSpec, err := s.WithRunSuffix(id)
-	if err != nil {
-		return nil, err
+	runSpec := s
+	if opts.Mode == "" {
+		opts.Mode = model.ModeProvision
+	}
+	if opts.Mode == model.ModeProvision {
+		var err error
+		if runSpec, err = s.WithRunSuffix(id); err != nil {
+			return nil, err
+		}
 	}
 	opts.Spec = s
 	if len(opts.Layers) == 0 {
@@ -162,12 +171,41 @@ func (r *Run) namespaces() []string {
 	return out
 }
 
-func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) error {
-	plan, err := baseline.ForSpec(run.Spec, run.Labels)
-	if err != nil {
-		return fmt.Errorf("build the baseline: %w", err)
+// ownNamespaces are those the run creates and deletes: all of them in
+// provision mode, only the outsider and the canary in audit mode.
+func (r *Run) ownNamespaces() []string {
+	var out []string
+	for _, p := range r.Peers {
+		if r.opts.Mode == model.ModeProvision || p.Role == network.RoleOutsider || p.Role == network.RoleCanary {
+			out = append(out, p.Namespace)
+		}
 	}
-	objs := plan.List()
+	return out
+}
+
+// audited are the existing namespaces an audit puts probes into.
+func (r *Run) audited() []string {
+	if r.opts.Mode != model.ModeAudit {
+		return nil
+	}
+	var out []string
+	for _, p := range r.Peers {
+		if p.Role == network.RoleTenant || p.Role == network.RoleShared {
+			out = append(out, p.Namespace)
+		}
+	}
+	return out
+}
+
+func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) error {
+	var objs []runtime.Object
+	if run.opts.Mode == model.ModeProvision {
+		plan, err := baseline.ForSpec(run.Spec, run.Labels)
+		if err != nil {
+			return fmt.Errorf("build the baseline: %w", err)
+		}
+		objs = plan.List()
+	}
 	for _, p := range run.Peers {
 		if p.Role == network.RoleOutsider || p.Role == network.RoleCanary {
 			objs = append([]runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: run.Labels}}}, objs...)
@@ -178,12 +216,16 @@ func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) er
 	}
 	// Pods (even dry-run ones) are refused until the namespace's default
 	// service account exists: wait for it once, for every layer.
-	for _, ns := range run.namespaces() {
+	for _, ns := range run.ownNamespaces() {
 		if err := provision.WaitServiceAccount(ctx, cs, ns, time.Minute); err != nil {
 			return fmt.Errorf("namespace %s: the default service account never appeared (is kube-controller-manager running?): %w", ns, err)
 		}
 	}
-	run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Peers), run.ID)
+	if run.opts.Mode == model.ModeProvision {
+		run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Peers), run.ID)
+	} else {
+		run.say("audit of %s (run %s): created only %s", strings.Join(run.audited(), ", "), run.ID, strings.Join(run.ownNamespaces(), ", "))
+	}
 	return nil
 }
 
@@ -200,7 +242,9 @@ func cleanup(cs kubernetes.Interface, run *Run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
 	defer cancel()
 	run.say("cleaning up run %s", run.ID)
+	objErr := provision.CleanupObjects(ctx, cs, run.audited(), provision.Selector(run.ID), timeout)
 	left, err := provision.Cleanup(ctx, cs, provision.Selector(run.ID), timeout)
+	err = errors.Join(objErr, err)
 	if len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup`)", timeout, strings.Join(left, ", ")))
 	}
