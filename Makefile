@@ -11,7 +11,7 @@ export TENANTCHECK_PROBE_IMAGE ?= tenantcheck.local/probe:dev
 export TENANTCHECK_IMAGE_PULL_POLICY ?= Never
 
 .PHONY: run test unit live-cluster live-suites bench build cluster-up cluster-down cluster-status \
-        cluster-upgrade cluster-verify-clean cluster-build fmt vet
+        cluster-upgrade cluster-verify-clean cluster-build fmt vet kind-up kind-test kind-down upgrade-drill
 
 ## run: the main job. Without KUBECONFIG, start the local cluster and test it.
 run: build
@@ -25,7 +25,7 @@ test: unit live-cluster live-suites
 
 unit:
 	go vet ./...
-	go test ./internal/... ./probes/... ./cmd/...
+	go test ./internal/... ./probes/... ./cmd/... ./kind-config/...
 	cd hack/localcluster && go vet ./... && go test -run 'Test[^L]' ./...
 
 live-cluster:
@@ -42,6 +42,35 @@ bench: cluster-up
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck
+
+## upgrade-drill: run on v1.36.3, upgrade the local cluster to v1.37.2, run
+## again, and print what changed. A broken layer (exit 1) does not stop the drill.
+DRILL := $(CACHE)/upgrade-drill
+upgrade-drill: build
+	mkdir -p $(DRILL)
+	$(MAKE) --no-print-directory cluster-down
+	$(MAKE) --no-print-directory cluster-up K8S_VERSION=v1.36.3
+	KUBECONFIG=$(LOCAL_KUBECONFIG) $(BIN)/tenantcheck run -o json --output-file $(DRILL)/before.json || [ $$? -eq 1 ]
+	$(MAKE) --no-print-directory cluster-upgrade K8S_VERSION=v1.37.2
+	KUBECONFIG=$(LOCAL_KUBECONFIG) $(BIN)/tenantcheck run -o json --output-file $(DRILL)/after.json || [ $$? -eq 1 ]
+	$(BIN)/tenantcheck diff $(DRILL)/before.json $(DRILL)/after.json
+
+## kind + Calico (needs Docker and kind; not available on the project's own machines).
+KIND_CONFIG   ?= kind-config/calico.yaml
+KIND_NAME     ?= tenantcheck-calico
+CALICO_VERSION ?= v3.29.1
+CALICO_MANIFEST ?= https://raw.githubusercontent.com/projectcalico/calico/$(CALICO_VERSION)/manifests/calico.yaml
+kind-up:
+	kind create cluster --config $(KIND_CONFIG) --name $(KIND_NAME)
+	kubectl --context kind-$(KIND_NAME) apply -f $(CALICO_MANIFEST)
+	kubectl --context kind-$(KIND_NAME) -n kube-system rollout status daemonset/calico-node --timeout=5m
+	docker build -f images/probe/Dockerfile -t $(TENANTCHECK_PROBE_IMAGE) .
+	kind load docker-image $(TENANTCHECK_PROBE_IMAGE) --name $(KIND_NAME)
+kind-test:
+	kubectl config use-context kind-$(KIND_NAME)
+	go test -p 1 -count=1 -timeout 30m -v ./suites/...
+kind-down:
+	kind delete cluster --name $(KIND_NAME)
 
 cluster-up:
 	$(CLUSTER) up

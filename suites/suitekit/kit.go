@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
+	"sigs.k8s.io/e2e-framework/support/kind"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
@@ -44,6 +46,9 @@ func NewEnv() env.Environment {
 		cfg.WithKubeconfigFile(os.Getenv("KUBECONFIG"))
 	}
 	e := env.NewWithConfig(cfg)
+	if kindConfig := os.Getenv("TENANTCHECK_KIND_CONFIG"); kindConfig != "" {
+		useKind(e, kindConfig)
+	}
 	e.Setup(func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 		c, err := kube.Load(kube.Options{Kubeconfig: cfg.KubeconfigFile()})
 		if err != nil {
@@ -55,6 +60,34 @@ func NewEnv() env.Environment {
 		return context.WithValue(ctx, clientKey{}, c), nil
 	})
 	return e
+}
+
+// useKind makes the suite create its own kind cluster from configPath
+// (kind-config/calico.yaml), install the CNI manifest of
+// TENANTCHECK_CNI_MANIFEST when set, load the probe image, and delete the
+// cluster at the end. It needs Docker and the kind binary: CI on a machine
+// that has them; `make kind-test` is the usual way in.
+func useKind(e env.Environment, configPath string) {
+	name := "tenantcheck-suite"
+	e.Setup(envfuncs.CreateClusterWithConfig(kind.NewProvider(), name, configPath))
+	if manifest := os.Getenv("TENANTCHECK_CNI_MANIFEST"); manifest != "" {
+		e.Setup(func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+			for _, args := range [][]string{
+				{"apply", "-f", manifest},
+				{"-n", "kube-system", "rollout", "status", "daemonset/calico-node", "--timeout=5m"},
+			} {
+				cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", cfg.KubeconfigFile()}, args...)...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return ctx, fmt.Errorf("install the CNI: kubectl %v: %w\n%s", args, err, out)
+				}
+			}
+			return ctx, nil
+		})
+	}
+	if img := os.Getenv("TENANTCHECK_PROBE_IMAGE"); img != "" {
+		e.Setup(envfuncs.LoadImageToCluster(name, img))
+	}
+	e.Finish(envfuncs.DestroyCluster(name))
 }
 
 // Client is the suite's cluster client, set up by NewEnv.
