@@ -113,6 +113,7 @@ type runFlags struct {
 	// audit only
 	discoverLabel string
 	noPods        bool
+	inCluster     inClusterFlags
 }
 
 func envOr(key, def string) string {
@@ -148,7 +149,11 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.pull, "image-pull-policy", envOr("TENANTCHECK_IMAGE_PULL_POLICY", "IfNotPresent"), "probe image pull policy: Always, IfNotPresent, Never [TENANTCHECK_IMAGE_PULL_POLICY]")
 	fs.DurationVar(&f.probeTO, "probe-timeout", time.Second, "timeout of one probe; a silent path counts as blocked after it")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	f.inCluster.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := f.inCluster.validate(); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

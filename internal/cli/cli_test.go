@@ -88,7 +88,7 @@ tenants:
 		{"unknown output format", []string{"run", "-o", "yaml"}, []string{`"yaml"`, "table, json, junit, markdown"}},
 		{"unknown output format, long flag", []string{"run", "--output", "html"}, []string{`"html"`, "table, json, junit, markdown"}},
 		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network, podsecurity, quota, rbac"}},
-		{"unknown layer after a good one", []string{"run", "--layers", "network,flux"}, []string{`"flux"`}},
+		{"unknown layer after a good one", []string{"run", "--layers", "network,bogus2"}, []string{`"bogus2"`}},
 		{"bad pull policy", []string{"run", "--image-pull-policy", "Sometimes"}, []string{`--image-pull-policy "Sometimes"`, "Always, IfNotPresent or Never"}},
 		{"stray argument", []string{"run", "network"}, []string{`run takes no arguments, got "network"`}},
 		{"missing spec file", []string{"run", "--spec", "/nonexistent.yaml"}, []string{"read spec", "/nonexistent.yaml", "no such file"}},
@@ -232,7 +232,8 @@ func TestParseLayers(t *testing.T) {
 		{"network, podsecurity", []model.Layer{net, psa}, ""},
 		{"podsecurity,network", []model.Layer{psa, net}, ""},
 		{"", nil, `layer ""`},
-		{"flux", nil, `layer "flux"`},
+		{"rbac", []model.Layer{model.LayerRBAC}, ""},
+		{"bogus2", nil, `layer "bogus2"`},
 		{"network,", nil, `layer ""`},
 		{"Network", nil, `layer "Network"`},
 	}

@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +55,11 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 			return ExitIncomplete, err
 		}
 	}
+	release, proceed, err := f.inCluster.before(ctx, s, client, f.timeout+5*time.Minute)
+	if err != nil || !proceed {
+		return ExitHeld, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := runner.Options{
@@ -67,10 +74,15 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 		return ExitIncomplete, err
 	}
 	fmt.Fprintln(s.Err, report.ResultLine(rep))
-	if runErr != nil {
-		return ExitIncomplete, runErr
+	var tenantNS []string
+	if mode == model.ModeAudit {
+		tenantNS = sp.TenantNamespaces()
 	}
-	return model.ExitCode(rep), nil
+	regressed, afterErr := f.inCluster.after(context.WithoutCancel(ctx), s, client, rep, tenantNS)
+	if err := errors.Join(runErr, afterErr); err != nil {
+		return ExitIncomplete, err
+	}
+	return max(model.ExitCode(rep), regressed), nil
 }
 
 // discover finds the tenants of an audit by their namespace label, leaving

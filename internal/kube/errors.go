@@ -17,6 +17,8 @@ type Permission struct {
 	Verb, Group, Resource, Subresource string
 	// Namespace scopes the check; empty means cluster-wide (all namespaces).
 	Namespace string
+	// Name is the object's name, for rules limited by resourceNames.
+	Name string
 }
 
 func (p Permission) String() string {
@@ -37,7 +39,7 @@ func (c *Client) CheckPermissions(ctx context.Context, perms []Permission) ([]Pe
 	for _, p := range perms {
 		review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
 			ResourceAttributes: &authv1.ResourceAttributes{
-				Namespace: p.Namespace, Verb: p.Verb, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource,
+				Namespace: p.Namespace, Verb: p.Verb, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource, Name: p.Name,
 			},
 		}}
 		got, err := c.Clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})

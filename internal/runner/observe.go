@@ -25,7 +25,7 @@ var requiredPermissions = []kube.Permission{
 	{Verb: "delete", Resource: "namespaces"},
 	{Verb: "list", Resource: "namespaces"},
 	{Verb: "create", Resource: "pods"},
-	{Verb: "create", Resource: "pods", Subresource: "exec"},
+	{Verb: "create", Resource: "pods", Subresource: "exec", Name: network.ClientPod},
 	{Verb: "get", Resource: "pods"},
 	{Verb: "create", Resource: "services"},
 	{Verb: "create", Resource: "resourcequotas"},
@@ -36,12 +36,29 @@ var requiredPermissions = []kube.Permission{
 	{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
 }
 
+// auditPermissions: an audit creates only its own two namespaces, probe
+// pods and services; it provisions nothing in the tenants.
+var auditPermissions = []kube.Permission{
+	{Verb: "create", Resource: "namespaces"},
+	{Verb: "delete", Resource: "namespaces"},
+	{Verb: "list", Resource: "namespaces"},
+	{Verb: "create", Resource: "pods"},
+	{Verb: "create", Resource: "pods", Subresource: "exec", Name: network.ClientPod},
+	{Verb: "get", Resource: "pods"},
+	{Verb: "create", Resource: "services"},
+	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
+}
+
 func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, error) {
 	version, err := c.ServerVersion(ctx)
 	if err != nil {
 		return model.Metadata{}, err
 	}
-	missing, err := c.CheckPermissions(ctx, requiredPermissions)
+	perms := requiredPermissions
+	if run.opts.Mode == model.ModeAudit {
+		perms = auditPermissions
+	}
+	missing, err := c.CheckPermissions(ctx, perms)
 	if err != nil {
 		return model.Metadata{}, err
 	}

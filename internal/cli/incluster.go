@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/internal/diff"
+	"github.com/tenantcheck/tenantcheck/internal/incluster"
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+)
+
+// inClusterFlags are the knobs of a scheduled run (the CronJob in deploy/).
+type inClusterFlags struct {
+	lock, reportCM string
+	lockWait       time.Duration
+	events         bool
+	sweep          time.Duration
+}
+
+func (f *inClusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.lock, "lock", "", "NAMESPACE/NAME of a Lease: a run that finds it held waits --lock-wait, then exits 0 without running")
+	fs.DurationVar(&f.lockWait, "lock-wait", 0, "how long to wait for the --lock Lease")
+	fs.StringVar(&f.reportCM, "report-configmap", "", "NAMESPACE/NAME of a ConfigMap keeping the latest and previous JSON reports; the run prints the diff against the previous one")
+	fs.BoolVar(&f.events, "events", false, "record a Warning Event (reason TenantIsolationBroken) per broken layer on every tenant namespace")
+	fs.DurationVar(&f.sweep, "sweep-older-than", 0, "first delete what crashed runs left behind (tenantcheck's namespaces, pods, services) older than this")
+}
+
+func splitRef(flagName, ref string) (string, string, error) {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" {
+		return "", "", fmt.Errorf("--%s %q: want NAMESPACE/NAME", flagName, ref)
+	}
+	return ns, name, nil
+}
+
+func (f *inClusterFlags) validate() error {
+	if f.lock != "" {
+		if _, _, err := splitRef("lock", f.lock); err != nil {
+			return err
+		}
+	}
+	if f.reportCM != "" {
+		if _, _, err := splitRef("report-configmap", f.reportCM); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// before sweeps and locks. A nil release with a nil error means "another
+// run holds the lock": the caller exits 0 without running.
+func (f *inClusterFlags) before(ctx context.Context, s Streams, c *kube.Client, ttl time.Duration) (func(), bool, error) {
+	if f.sweep > 0 {
+		n, err := incluster.Sweep(ctx, c.Clientset, f.sweep)
+		if err != nil {
+			return nil, false, err
+		}
+		fmt.Fprintf(s.Err, "swept %d object(s) left by earlier runs\n", n)
+	}
+	if f.lock == "" {
+		return func() {}, true, nil
+	}
+	ns, name, _ := splitRef("lock", f.lock)
+	holder, _ := os.Hostname()
+	release, err := incluster.Lock(ctx, c.Clientset, ns, name, holder, ttl, f.lockWait)
+	if errors.Is(err, incluster.ErrLocked) {
+		fmt.Fprintf(s.Err, "tenantcheck: %v; not running\n", err)
+		return nil, false, nil
+	}
+	return release, err == nil, err
+}
+
+// after stores the report, prints the diff against the previous one, and
+// records Events; it returns 1 when something regressed.
+func (f *inClusterFlags) after(ctx context.Context, s Streams, c *kube.Client, rep *model.Report, tenantNamespaces []string) (int, error) {
+	code := 0
+	var errs []error
+	if f.reportCM != "" {
+		ns, name, _ := splitRef("report-configmap", f.reportCM)
+		prev, err := incluster.StoreReport(ctx, c.Clientset, ns, name, rep)
+		errs = append(errs, err)
+		if prev != nil {
+			d := diff.Compare(prev, rep)
+			fmt.Fprintln(s.Err, "changes since the previous run:")
+			errs = append(errs, d.Render(s.Err))
+			code = d.ExitCode()
+		}
+	}
+	if f.events {
+		errs = append(errs, incluster.EmitBrokenEvents(ctx, c.Clientset, rep, tenantNamespaces))
+	}
+	return code, errors.Join(errs...)
+}
