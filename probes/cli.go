@@ -16,6 +16,7 @@ const AgentPath = "/tenantcheck-probe"
 // Main is the agent's command line:
 //
 //	tenantcheck-probe serve [--port 8080] [--dns-port 0]
+//	tenantcheck-probe serve-artifacts --dir DIR [--port 8080]
 //	tenantcheck-probe batch  < batch.json  > answer.json
 //	tenantcheck-probe connect --host H --port P [--protocol tcp|udp] [--mode connect|dns] [--timeout 1s]
 //
@@ -23,7 +24,7 @@ const AgentPath = "/tenantcheck-probe"
 // result as JSON and exits 0 only when the target was reached.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|batch|connect [flags]")
+		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|serve-artifacts|batch|connect [flags]")
 		return 2
 	}
 	var err error
@@ -31,12 +32,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	switch args[0] {
 	case "serve":
 		err = serveCmd(ctx, args[1:], stderr)
+	case "serve-artifacts":
+		err = serveArtifactsCmd(ctx, args[1:], stderr)
 	case "batch":
 		err = batchCmd(ctx, stdin, stdout)
 	case "connect":
 		code, err = connectCmd(ctx, args[1:], stdout, stderr)
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, batch or connect)", args[0])
+		err = fmt.Errorf("unknown command %q (want serve, serve-artifacts, batch or connect)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tenantcheck-probe: %v\n", err)
@@ -55,6 +58,20 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return Serve(ctx, cfg)
+}
+
+func serveArtifactsCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve-artifacts", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "directory whose files are served by name")
+	port := fs.Int("port", ArtifactsPort, "TCP port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("serve-artifacts: --dir is required")
+	}
+	return ServeArtifacts(ctx, *dir, *port)
 }
 
 func batchCmd(ctx context.Context, stdin io.Reader, stdout io.Writer) error {

@@ -17,6 +17,9 @@ type binaries struct {
 	Etcd       string
 	CoreDNS    string
 	KubeRouter string
+	// Flux: kustomize-controller and the CRD manifests it and its sources need.
+	KustomizeController string
+	FluxCRDs            string // directory of CRD YAML files
 }
 
 func (b binaries) k8s(name string) string { return filepath.Join(b.K8sDir, name) }
@@ -42,6 +45,14 @@ func ensureBuilt(ctx context.Context, c *config, s *steps) (binaries, error) {
 		return b, err
 	}
 	if err := buildKubeRouter(ctx, c, s, b.KubeRouter); err != nil {
+		return b, err
+	}
+	b.KustomizeController = filepath.Join(c.CacheDir, "bin", "kustomize-controller-"+fluxVersion, "kustomize-controller")
+	b.FluxCRDs = filepath.Join(c.CacheDir, "flux-crds-"+fluxVersion)
+	if err := buildKustomizeController(ctx, c, s, b.KustomizeController); err != nil {
+		return b, err
+	}
+	if err := fetchFluxCRDs(ctx, c, s, b.FluxCRDs); err != nil {
 		return b, err
 	}
 	return b, nil

@@ -61,6 +61,10 @@ type config struct {
 	Profile    string
 	K8sVersion string
 	NoPSA      bool // run kube-apiserver without the PodSecurity admission plugin
+	// Flux: install kustomize-controller and the Flux CRDs (FLUX=0 removes
+	// them), with the guide's lockdown flags unless FLUX_LOCKDOWN=0.
+	Flux         bool
+	FluxLockdown bool
 }
 
 func (c *config) kubeconfig() string { return filepath.Join(c.StateDir, "admin.kubeconfig") }
@@ -100,7 +104,7 @@ func envOr(key, def string) string {
 const usage = `usage: localcluster <command> [flags]
 
 commands:
-  up         start the cluster (a no-op when it already runs as asked; switches profile in place)
+  up         start the cluster (a no-op when it already runs as asked; switches profile and Flux in place)
   down       stop everything and remove all state but the build cache
   status     print what runs and where the kubeconfig is
   upgrade    restart the control plane and kubelet on --k8s-version, keeping etcd data and pods
@@ -124,6 +128,9 @@ func parseFlags(args []string) (string, *config, error) {
 	fs.StringVar(&c.Profile, "profile", envOr("PROFILE", profileEnforcing), "enforcing or unenforced [PROFILE]")
 	fs.StringVar(&c.K8sVersion, "k8s-version", envOr("K8S_VERSION", defaultK8sVersion), "Kubernetes version [K8S_VERSION]")
 	fs.BoolVar(&c.NoPSA, "no-psa", os.Getenv("NO_PSA") == "1", "run the API server without PodSecurity admission [NO_PSA=1]")
+	fs.BoolVar(&c.Flux, "flux", os.Getenv("FLUX") != "0", "install Flux's kustomize-controller; false removes it [FLUX=0]")
+	fs.BoolVar(&c.FluxLockdown, "flux-lockdown", os.Getenv("FLUX_LOCKDOWN") != "0",
+		"run kustomize-controller with --no-cross-namespace-refs, --no-remote-bases, --default-service-account [FLUX_LOCKDOWN=0: without]")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return "", nil, err

@@ -24,6 +24,7 @@ const (
 	pauseImage   = "tenantcheck.local/pause:v1"
 	corednsImage = "tenantcheck.local/coredns:" + corednsVersion
 	probeImage   = "tenantcheck.local/probe:dev"
+	runnerImage  = "tenantcheck.local/tenantcheck:dev"
 )
 
 // image is a one-layer image holding a single static binary.
@@ -58,10 +59,17 @@ func clusterImages(ctx context.Context, c *config, b binaries) ([]image, error) 
 	if err != nil {
 		return nil, fmt.Errorf("probe agent (from the checkout at %s): %w", c.RepoRoot, err)
 	}
+	runner, err := buildStatic(ctx, c, c.RepoRoot, "./cmd/tenantcheck", "tenantcheck")
+	if err != nil {
+		return nil, fmt.Errorf("tenantcheck (from the checkout at %s): %w", c.RepoRoot, err)
+	}
 	return []image{
 		{ref: pauseImage, bin: pause, path: "pause", entrypoint: []string{"/pause"}, user: "65535"},
 		{ref: corednsImage, bin: b.CoreDNS, path: "coredns", entrypoint: []string{"/coredns"}},
 		{ref: probeImage, bin: probe, path: "tenantcheck-probe", entrypoint: []string{"/tenantcheck-probe"}, user: "65532"},
+		// The runner image, for the in-cluster CronJob of deploy/local.
+		{ref: runnerImage, bin: runner, path: "tenantcheck", entrypoint: []string{"/tenantcheck"}, user: "65532"},
+		fluxImage(b),
 	}, nil
 }
 

@@ -168,7 +168,7 @@ func TestUnitConfigValidate(t *testing.T) {
 }
 
 func TestUnitParseFlags(t *testing.T) {
-	for _, k := range []string{"TENANTCHECK_CLUSTER_DIR", "TENANTCHECK_CLUSTER_RUN", "TENANTCHECK_CACHE", "TENANTCHECK_REPO", "PROFILE", "K8S_VERSION", "NO_PSA"} {
+	for _, k := range []string{"TENANTCHECK_CLUSTER_DIR", "TENANTCHECK_CLUSTER_RUN", "TENANTCHECK_CACHE", "TENANTCHECK_REPO", "PROFILE", "K8S_VERSION", "NO_PSA", "FLUX", "FLUX_LOCKDOWN"} {
 		t.Setenv(k, "")
 	}
 	cmd, c, err := parseFlags([]string{"status", "--state-dir", "/tmp/tc-state", "--repo", "/src/tenantcheck"})
@@ -176,7 +176,7 @@ func TestUnitParseFlags(t *testing.T) {
 		t.Fatalf("parseFlags: %v", err)
 	}
 	if cmd != "status" || c.StateDir != "/tmp/tc-state" || c.RepoRoot != "/src/tenantcheck" ||
-		c.K8sVersion != defaultK8sVersion || c.Profile != profileEnforcing || c.NoPSA {
+		c.K8sVersion != defaultK8sVersion || c.Profile != profileEnforcing || c.NoPSA || !c.Flux || !c.FluxLockdown {
 		t.Errorf("parseFlags = %q %+v", cmd, c)
 	}
 	if got := c.kubeconfig(); got != "/tmp/tc-state/admin.kubeconfig" {
@@ -190,8 +190,10 @@ func TestUnitParseFlags(t *testing.T) {
 	t.Setenv("K8S_VERSION", "")
 	t.Setenv("PROFILE", profileUnenforced)
 	t.Setenv("NO_PSA", "1")
+	t.Setenv("FLUX", "0")
+	t.Setenv("FLUX_LOCKDOWN", "0")
 	_, c, err = parseFlags([]string{"up"})
-	if err != nil || c.Profile != profileUnenforced || !c.NoPSA {
+	if err != nil || c.Profile != profileUnenforced || !c.NoPSA || c.Flux || c.FluxLockdown {
 		t.Errorf("environment defaults: %+v, %v", c, err)
 	}
 	if _, _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "missing command") {
@@ -277,5 +279,25 @@ func TestUnitKubeletConfig(t *testing.T) {
 	}
 	if !strings.Contains(y, `nodefs.available: "1%"`) {
 		t.Errorf("eviction thresholds are not rendered as percentages:\n%s", y)
+	}
+}
+
+func TestUnitFluxManifest(t *testing.T) {
+	locked := fluxManifest(true)
+	for _, want := range []string{`"--no-cross-namespace-refs=true", "--no-remote-bases=true", "--default-service-account=default"`,
+		`"--watch-all-namespaces=true"`, `"--feature-gates=ExternalArtifact=true"`, `"--enable-leader-election=false"`,
+		"image: " + kcImage, "name: manager", "type: Recreate", "name: cluster-admin"} {
+		if !strings.Contains(locked, want) {
+			t.Errorf("locked-down manifest lacks %s", want)
+		}
+	}
+	open := fluxManifest(false)
+	for _, flag := range fluxLockdownArgs {
+		if strings.Contains(open, flag) {
+			t.Errorf("FLUX_LOCKDOWN=0 manifest still has %s", flag)
+		}
+	}
+	if !strings.Contains(open, `"--feature-gates=ExternalArtifact=true"`) {
+		t.Error("the ExternalArtifact gate is on in both")
 	}
 }

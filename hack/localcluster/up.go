@@ -64,12 +64,17 @@ func up(ctx context.Context, c *config) error {
 			st, _ = readState(c)
 		}
 		if st.Profile != c.Profile {
-			return switchProfile(ctx, c, b, st, s)
+			if err := switchProfile(ctx, c, b, st, s); err != nil {
+				return err
+			}
 		}
 		if err := refreshProbeImage(ctx, c, b, s); err != nil {
 			return err
 		}
-		s.say("cluster already up (%s, %s); kubeconfig: %s", st.K8sVersion, st.Profile, c.kubeconfig())
+		if err := ensureFlux(ctx, c, b, s); err != nil {
+			return err
+		}
+		s.say("cluster up (%s, %s); kubeconfig: %s", st.K8sVersion, c.Profile, c.kubeconfig())
 		return nil
 	}
 	if err := teardown(ctx, c, s); err != nil {
@@ -154,7 +159,10 @@ func startCluster(ctx context.Context, c *config, b binaries, s *steps) error {
 		}
 		s.say("kube-router started (NetworkPolicy firewall)")
 	}
-	return selfCheck(ctx, c, b, s)
+	if err := selfCheck(ctx, c, b, s); err != nil {
+		return err
+	}
+	return ensureFlux(ctx, c, b, s)
 }
 
 func startControlPlane(ctx context.Context, c *config, b binaries, nodeIP string, s *steps) error {
@@ -200,7 +208,7 @@ func startNode(ctx context.Context, c *config, b binaries, nodeIP string, s *ste
 	if err := importImages(ctx, c, images); err != nil {
 		return err
 	}
-	s.say("containerd up; images imported (pause, coredns, probe)")
+	s.say("containerd up; images imported (pause, coredns, probe, kustomize-controller)")
 	if err := start(c, kubeletDaemon(c, b, nodeIP)); err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 }
 
 // available are the layers this build can check, in run order.
-var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
+var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
 
 func layerNames(ls []model.Layer) []string {
 	out := make([]string, len(ls))

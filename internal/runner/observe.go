@@ -10,12 +10,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layers/flux"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
 	"github.com/tenantcheck/tenantcheck/internal/layers/quota"
 	"github.com/tenantcheck/tenantcheck/internal/layers/rbac"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
 
 // requiredPermissions are what provision mode does; a missing one is named
@@ -149,6 +151,19 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		results = append(results, rbac.Run(ctx, c, rbac.Input{Tenants: tenants})...)
 		phase("rbac", t)
 		run.say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(t).Seconds())
+	}
+	if wants(run.opts.Layers, model.LayerFlux) {
+		t := time.Now()
+		var tenants []flux.Tenant
+		for _, tn := range run.Spec.Tenants {
+			tenants = append(tenants, flux.Tenant{Name: tn.Name, Namespaces: tn.Namespaces})
+		}
+		results = append(results, flux.Run(ctx, c, flux.Input{
+			Tenants: tenants, Outsider: spec.RunNamespace(run.ID, "outsider"),
+			Image: run.opts.Network.Image, PullPolicy: run.opts.Network.PullPolicy, Labels: run.Labels, Say: run.say,
+		})...)
+		phase("flux", t)
+		run.say("flux: layer checked in %.1fs", time.Since(t).Seconds())
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())

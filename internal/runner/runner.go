@@ -125,7 +125,7 @@ func newRun(opts Options) (*Run, error) {
 	}
 	opts.Spec = s
 	if len(opts.Layers) == 0 {
-		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
+		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
 	}
 	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), started: time.Now(), opts: opts}
 	r.Peers = peers(s, runSpec, id)

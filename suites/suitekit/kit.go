@@ -176,6 +176,27 @@ func SetPodSecurityAdmission(t *testing.T, on bool) {
 	}
 }
 
+// SetFluxLockdown redeploys the local cluster's kustomize-controller with or
+// without the lockdown flags (--no-cross-namespace-refs, --no-remote-bases,
+// --default-service-account) and waits for the rollout.
+func SetFluxLockdown(t *testing.T, on bool) {
+	if on {
+		setLocal(t, "FLUX_LOCKDOWN=1")
+	} else {
+		setLocal(t, "FLUX_LOCKDOWN=0")
+	}
+}
+
+// SetFluxInstalled installs Flux on the local cluster (kustomize-controller
+// and the Flux CRDs, locked down) or removes it entirely.
+func SetFluxInstalled(t *testing.T, on bool) {
+	if on {
+		setLocal(t, "FLUX=1")
+	} else {
+		setLocal(t, "FLUX=0")
+	}
+}
+
 func setLocal(t *testing.T, profile string) {
 	t.Helper()
 	cmd := exec.Command("make", "--no-print-directory", "cluster-up", profile)
