@@ -32,7 +32,7 @@ live-cluster:
 	cd hack/localcluster && go test -count=1 -timeout 60m -v -run 'TestLive' .
 
 live-suites: cluster-up
-	rc=0; KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
+	rc=0; PATH=$(CACHE)/bin/kubernetes-v1.37.2:$$PATH KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
 	  $(MAKE) --no-print-directory cluster-down cluster-verify-clean; exit $$rc
 
 ## bench: a full network-layer run split into phases next to its floor, and the
