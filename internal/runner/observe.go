@@ -134,6 +134,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		t := time.Now()
 		results = append(results, quota.Run(ctx, c.Clientset, quota.Input{
 			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image,
+			Provisioned: run.opts.Mode == model.ModeProvision, Labels: run.Labels,
 			AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
 				cs, _, err := c.AsServiceAccount(ctx, ns, sa, 10*time.Minute)
 				return cs, err

@@ -25,7 +25,7 @@ func brokenAfter(ctx context.Context, t *testing.T, hook func(context.Context, k
 	opts.Layers = []model.Layer{model.LayerQuota}
 	opts.AfterProvision = hook
 	rep := suitekit.Execute(ctx, t, opts)
-	require.Len(t, rep.Results, 6)
+	require.Len(t, rep.Results, 7)
 	var broken []string
 	for _, r := range rep.Results {
 		switch r.Verdict {

@@ -24,6 +24,10 @@ type Input struct {
 	Image      string
 	// AsServiceAccount returns a client authenticated as ns/sa with a real token.
 	AsServiceAccount func(ctx context.Context, ns, sa string) (kubernetes.Interface, error)
+	// Provisioned: the namespaces are the run's own test tenants, so a
+	// temporary quota may be added to them (the pod-count check).
+	Provisioned bool
+	Labels      map[string]string
 }
 
 func check(id, name, desc string, want model.APIOutcome) model.Check {
@@ -49,7 +53,7 @@ var (
 func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result {
 	var q presence
 	var l presence
-	var cpu, mem, def, edits results
+	var cpu, mem, def, edits, count results
 	for _, ns := range in.Namespaces {
 		quotas, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -64,13 +68,17 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 		cpu.add(overQuota(ctx, cs, in, ns, quotas.Items, corev1.ResourceCPU, resource.MustParse("1000")))
 		mem.add(overQuota(ctx, cs, in, ns, quotas.Items, corev1.ResourceMemory, resource.MustParse("4Ti")))
 		def.add(tryDefaults(ctx, cs, in, ns, ranges.Items))
+		if in.Provisioned {
+			count.add(tryPodCount(ctx, cs, in, ns))
+		}
 		for _, e := range tryEdits(ctx, in, ns, quotas.Items, ranges.Items) {
 			edits.add(e)
 		}
 	}
 	return []model.Result{
 		q.result(quotaExists, "ResourceQuota"), l.result(limitRangeExists, "LimitRange"),
-		cpu.result(overCPU), mem.result(overMemory), def.result(defaults), edits.result(tenantEdits),
+		cpu.result(overCPU), mem.result(overMemory), count.resultOrSkip(podCount, "an audit does not change a real tenant's quota, even briefly"),
+		def.result(defaults), edits.result(tenantEdits),
 	}
 }
 
@@ -131,7 +139,7 @@ func outcome(err error) (model.APIOutcome, string) {
 
 func errored(reason string) []model.Result {
 	var out []model.Result
-	for _, c := range []model.Check{quotaExists, limitRangeExists, overCPU, overMemory, defaults, tenantEdits} {
+	for _, c := range []model.Check{quotaExists, limitRangeExists, overCPU, overMemory, podCount, defaults, tenantEdits} {
 		out = append(out, c.Result(model.Errored(reason)))
 	}
 	return out

@@ -82,3 +82,11 @@ func (r *results) result(c model.Check) model.Result {
 	res.Evidence, res.Attempts = ev, len(r.attempts)
 	return res
 }
+
+// resultOrSkip is result, or Skipped with why when nothing was attempted.
+func (r *results) resultOrSkip(c model.Check, why string) model.Result {
+	if len(r.attempts) == 0 {
+		return c.Result(model.Skipped(why))
+	}
+	return r.result(c)
+}
