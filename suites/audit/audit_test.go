@@ -44,14 +44,6 @@ func realTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *sp
 	return s
 }
 
-func verdicts(r *model.Report) map[string]model.Verdict {
-	out := map[string]model.Verdict{}
-	for _, res := range r.Results {
-		out[res.CheckID] = res.Verdict
-	}
-	return out
-}
-
 // Must show 1: on the guide's manifests every layer holds; after one
 // tenant's policy gains namespaceSelector: {}, exactly that path breaks. The
 // audit changes nothing of the tenants and leaves nothing in them.
@@ -66,7 +58,7 @@ func TestAuditRealTenants(t *testing.T) {
 			opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
 
 			rep := suitekit.Execute(ctx, t, opts)
-			for id, v := range verdicts(rep) {
+			for id, v := range suitekit.Verdicts(rep) {
 				assert.Equal(t, auditWant(id), v, id)
 			}
 			assert.Equal(t, model.ModeAudit, rep.Metadata.Mode)
@@ -80,7 +72,7 @@ func TestAuditRealTenants(t *testing.T) {
 			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-a").Create(ctx, open, metav1.CreateOptions{})
 			require.NoError(t, err)
 			rep = suitekit.Execute(ctx, t, opts)
-			for id, v := range verdicts(rep) {
+			for id, v := range suitekit.Verdicts(rep) {
 				want := auditWant(id)
 				if id == "network/other-namespace-ingress-denied" {
 					want = model.VerdictBroken
@@ -154,7 +146,7 @@ func TestAuditDiscovery(t *testing.T) {
 			rep, err := model.DecodeReport(strings.NewReader(out))
 			require.NoError(t, err)
 			assert.Equal(t, []string{"tenant-a", "tenant-b"}, rep.Metadata.Tenants)
-			for id, v := range verdicts(rep) {
+			for id, v := range suitekit.Verdicts(rep) {
 				assert.NotEqual(t, model.LayerNetwork, model.Layer(strings.Split(id, "/")[0]), "--no-pods runs no network check")
 				if !strings.HasPrefix(id, "flux/") {
 					assert.Equal(t, auditWant(id), v, id)

@@ -24,14 +24,6 @@ import (
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
 )
 
-func verdicts(r *model.Report) map[string]model.Verdict {
-	out := map[string]model.Verdict{}
-	for _, res := range r.Results {
-		out[res.CheckID] = res.Verdict
-	}
-	return out
-}
-
 // The guide's baseline on an enforcing cluster: every network check holds,
 // the matrices match their expectation, and the reports are well-formed.
 func TestBaselineHolds(t *testing.T) {
@@ -63,7 +55,7 @@ func assertReportsWellFormed(t *testing.T, rep *model.Report) {
 	back, err := model.DecodeReport(&js)
 	require.NoError(t, err)
 	assert.Equal(t, len(rep.Results), len(back.Results))
-	assert.Equal(t, verdicts(rep), verdicts(back))
+	assert.Equal(t, suitekit.Verdicts(rep), suitekit.Verdicts(back))
 
 	var ju bytes.Buffer
 	require.NoError(t, report.Render(&ju, rep, report.JUnit))
@@ -109,7 +101,7 @@ func TestEmptyNamespaceSelectorOpensTenant(t *testing.T) {
 				return err
 			}
 			rep := suitekit.Execute(ctx, t, opts)
-			v := verdicts(rep)
+			v := suitekit.Verdicts(rep)
 			assert.Equal(t, model.VerdictBroken, v["network/other-namespace-ingress-denied"])
 			for id, verdict := range v {
 				if id != "network/other-namespace-ingress-denied" {

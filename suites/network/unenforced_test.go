@@ -31,7 +31,7 @@ func TestUnenforcedClusterIsCaught(t *testing.T) {
 		}).
 		Assess("the layer is broken and the canary names the cause", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			rep := suitekit.Execute(ctx, t, suitekit.Options(t))
-			v := verdicts(rep)
+			v := suitekit.Verdicts(rep)
 			assert.Equal(t, model.VerdictBroken, v["network/policy-enforced"])
 			for _, r := range rep.Results {
 				if r.CheckID == "network/policy-enforced" {

@@ -257,3 +257,12 @@ func unsafePod(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// Verdicts maps each check of a report to its verdict.
+func Verdicts(r *model.Report) map[string]model.Verdict {
+	out := map[string]model.Verdict{}
+	for _, res := range r.Results {
+		out[res.CheckID] = res.Verdict
+	}
+	return out
+}
