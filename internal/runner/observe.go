@@ -125,7 +125,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	if wants(run.opts.Layers, model.LayerPodSecurity) {
 		t := time.Now()
 		results = append(results, podsecurity.Run(ctx, c.Clientset, podsecurity.Input{
-			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image,
+			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image, Labels: run.Labels,
 		})...)
 		phase("podsecurity", t)
 		run.say("podsecurity: %d violation classes tried with server dry-run in %.1fs", len(podsecurity.Checks), time.Since(t).Seconds())

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -146,7 +147,9 @@ func tidyYAMLError(err error) error {
 	for i, msg := range te.Errors {
 		msgs[i] = unknownField.ReplaceAllString(msg, `line $1: unknown field "$2"`)
 	}
-	return &yaml.TypeError{Errors: msgs}
+	// One line, as every error the CLI prints: yaml.v3's own form puts a
+	// header line above the list.
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // Digest identifies the spec a report was produced from: the sha256 of its

@@ -27,6 +27,9 @@ const (
 type Input struct {
 	Namespaces []string
 	Image      string
+	// Labels mark what the layer creates (the privileged Deployment) as the
+	// run's, so cleanup and the sweep find it should the run die mid-check.
+	Labels map[string]string
 }
 
 // Run tries every violation class in every tenant namespace.

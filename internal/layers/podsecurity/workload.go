@@ -3,6 +3,7 @@ package podsecurity
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -68,8 +69,13 @@ func workloadIn(ctx context.Context, cs kubernetes.Interface, in Input, ns strin
 	Checks[0].Mutate(pod) // privileged
 	name := "tc-privileged-workload"
 	labels := map[string]string{"tenantcheck.io/probe": name}
+	objLabels := maps.Clone(in.Labels)
+	if objLabels == nil {
+		objLabels = map[string]string{}
+	}
+	maps.Copy(objLabels, labels)
 	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: objLabels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec},
