@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"fmt"
 	"strings"
 	"time"
@@ -20,24 +21,6 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
 
-// requiredPermissions are what provision mode does; a missing one is named
-// before anything is created.
-var requiredPermissions = []kube.Permission{
-	{Verb: "create", Resource: "namespaces"},
-	{Verb: "delete", Resource: "namespaces"},
-	{Verb: "list", Resource: "namespaces"},
-	{Verb: "create", Resource: "pods"},
-	{Verb: "create", Resource: "pods", Subresource: "exec", Name: network.ClientPod},
-	{Verb: "get", Resource: "pods"},
-	{Verb: "create", Resource: "services"},
-	{Verb: "create", Resource: "resourcequotas"},
-	{Verb: "create", Resource: "limitranges"},
-	{Verb: "create", Resource: "serviceaccounts"},
-	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
-	{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "roles"},
-	{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
-}
-
 // auditPermissions: an audit creates only its own two namespaces, probe
 // pods and services; it provisions nothing in the tenants.
 var auditPermissions = []kube.Permission{
@@ -50,6 +33,17 @@ var auditPermissions = []kube.Permission{
 	{Verb: "create", Resource: "services"},
 	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
 }
+
+// requiredPermissions are what provision mode does: an audit's, plus
+// creating the guide's baseline objects. A missing one is named before
+// anything is created.
+var requiredPermissions = append(slices.Clone(auditPermissions),
+	kube.Permission{Verb: "create", Resource: "resourcequotas"},
+	kube.Permission{Verb: "create", Resource: "limitranges"},
+	kube.Permission{Verb: "create", Resource: "serviceaccounts"},
+	kube.Permission{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "roles"},
+	kube.Permission{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
+)
 
 func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, error) {
 	version, err := c.ServerVersion(ctx)
