@@ -2,8 +2,8 @@ package runner
 
 import (
 	"context"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
