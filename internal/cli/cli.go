@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layers"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
@@ -167,8 +168,9 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	return f, nil
 }
 
-// available are the layers this build can check, in run order.
-var available = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
+// available are the layers this build can check, in run order: the one
+// list in internal/layers.
+var available = layers.IDs()
 
 func layerNames(ls []model.Layer) []string {
 	out := make([]string, len(ls))

@@ -9,9 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
 	"github.com/tenantcheck/tenantcheck/internal/diff"
 	"github.com/tenantcheck/tenantcheck/internal/incluster"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
+	"github.com/tenantcheck/tenantcheck/internal/layers"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -53,11 +57,55 @@ func (f *inClusterFlags) validate() error {
 	return nil
 }
 
+// needs are the permissions the in-cluster flags need, for preflight: the
+// Lease and the report ConfigMap in their namespaces, Events on every
+// tenant namespace, and the sweep's list and delete of what runs create.
+func (f *inClusterFlags) needs() []kube.Permission {
+	var out []kube.Permission
+	if f.lock != "" {
+		ns, name, _ := splitRef("lock", f.lock)
+		for _, v := range []string{"get", "create", "update", "delete"} {
+			out = append(out, kube.Permission{Verb: v, Group: "coordination.k8s.io", Resource: "leases", Namespace: ns, Name: named(v, name)})
+		}
+	}
+	if f.reportCM != "" {
+		ns, name, _ := splitRef("report-configmap", f.reportCM)
+		for _, v := range []string{"get", "create", "update"} {
+			out = append(out, kube.Permission{Verb: v, Resource: "configmaps", Namespace: ns, Name: named(v, name)})
+		}
+	}
+	if f.events {
+		out = append(out, kube.Permission{Verb: "create", Resource: "events"})
+	}
+	if f.sweep > 0 {
+		out = append(out, layer.ListNamespaces, kube.Permission{Verb: "delete", Resource: "namespaces"})
+		for _, p := range layer.CleanupNeeds(layer.Kinds(layers.All())) {
+			if p.Verb != "deletecollection" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// named is the object's name for a permission check, except for create,
+// whose request carries no name for RBAC's resourceNames to match.
+func named(verb, name string) string {
+	if verb == "create" {
+		return ""
+	}
+	return name
+}
+
 // before sweeps and locks. A nil release with a nil error means "another
 // run holds the lock": the caller exits 0 without running.
 func (f *inClusterFlags) before(ctx context.Context, s Streams, c *kube.Client, ttl time.Duration) (func(), bool, error) {
 	if f.sweep > 0 {
-		n, err := incluster.Sweep(ctx, c.Clientset, f.sweep)
+		dyn, err := dynamic.NewForConfig(c.Config)
+		if err != nil {
+			return nil, false, fmt.Errorf("sweep: %w", err)
+		}
+		n, err := incluster.Sweep(ctx, c.Clientset, dyn, layer.Kinds(layers.All()), f.sweep)
 		if err != nil {
 			return nil, false, err
 		}

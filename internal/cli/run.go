@@ -9,12 +9,12 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
-	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
+	"github.com/tenantcheck/tenantcheck/internal/layers"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/report"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
@@ -33,12 +33,15 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	if err != nil {
 		return ExitIncomplete, err
 	}
-	layers, err := parseLayers(f.layers)
+	selected, err := parseLayers(f.layers)
 	if err != nil {
 		return ExitIncomplete, err
 	}
 	if f.noPods {
-		layers = slices.DeleteFunc(layers, func(l model.Layer) bool { return l == model.LayerNetwork })
+		selected = slices.DeleteFunc(selected, func(id model.Layer) bool {
+			l, _, _ := layers.Select([]model.Layer{id})
+			return len(l) == 1 && l[0].PlacesPods
+		})
 	}
 	var sp *spec.Spec
 	if f.specFile != "" {
@@ -63,8 +66,9 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := runner.Options{
-		Spec: sp, Mode: mode, Layers: layers, Keep: f.keep, Version: Version, Progress: s.Err,
-		Network: network.Config{Image: f.image, PullPolicy: corev1.PullPolicy(f.pull), ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2},
+		Spec: sp, Mode: mode, Layers: selected, Keep: f.keep, Version: Version, Progress: s.Err,
+		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2},
+		ExtraNeeds: f.inCluster.needs(),
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)
 	if rep == nil {

@@ -11,6 +11,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
@@ -89,10 +92,16 @@ func TestSweepOnlyOldAndOurs(t *testing.T) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-old", Labels: ours, CreationTimestamp: old}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-new", Labels: ours, CreationTimestamp: metav1.Now()}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant", CreationTimestamp: old}},
+	)
+	scheme := runtime.NewScheme()
+	require.NoError(t, corev1.AddToScheme(scheme))
+	pods := schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{pods: "PodList"},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "tenant", Labels: ours, CreationTimestamp: old}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "young", Namespace: "tenant", Labels: ours, CreationTimestamp: metav1.Now()}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "tenant", CreationTimestamp: old}},
 	)
-	n, err := Sweep(ctx, cs, time.Hour)
+	n, err := Sweep(ctx, cs, dyn, []schema.GroupVersionResource{pods}, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	nss, _ := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
@@ -101,7 +110,11 @@ func TestSweepOnlyOldAndOurs(t *testing.T) {
 		names = append(names, ns.Name)
 	}
 	assert.ElementsMatch(t, []string{"tc-new", "tenant"}, names)
-	pods, _ := cs.CoreV1().Pods("tenant").List(ctx, metav1.ListOptions{})
-	require.Len(t, pods.Items, 1)
-	assert.Equal(t, "app", pods.Items[0].Name)
+	left, err := dyn.Resource(pods).Namespace("tenant").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var podNames []string
+	for _, p := range left.Items {
+		podNames = append(podNames, p.GetName())
+	}
+	assert.ElementsMatch(t, []string{"app", "young"}, podNames, "only old pods carrying tenantcheck's label are swept")
 }

@@ -6,19 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
 
-// Sweep deletes what crashed runs left behind: tenantcheck's namespaces, and
-// its pods and services in other namespaces, older than ttl. It returns how
-// many objects it deleted.
-func Sweep(ctx context.Context, cs kubernetes.Interface, ttl time.Duration) (int, error) {
+// Sweep deletes what crashed runs left behind, older than ttl: tenantcheck's
+// namespaces, and in any other namespace every object of the kinds the
+// layers declare they create (found by tenantcheck's label). Kinds the
+// cluster does not serve are passed over. It returns how many objects it
+// deleted.
+func Sweep(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, kinds []schema.GroupVersionResource, ttl time.Duration) (int, error) {
 	sel := metav1.ListOptions{LabelSelector: provision.Selector("")}
-	old := func(m metav1.ObjectMeta) bool {
-		return time.Since(m.CreationTimestamp.Time) > ttl && m.DeletionTimestamp == nil
+	old := func(m metav1.Object) bool {
+		return time.Since(m.GetCreationTimestamp().Time) > ttl && m.GetDeletionTimestamp() == nil
 	}
 	var errs []error
 	n := 0
@@ -27,30 +33,34 @@ func Sweep(ctx context.Context, cs kubernetes.Interface, ttl time.Duration) (int
 		return 0, fmt.Errorf("sweep: list namespaces: %w", err)
 	}
 	for _, ns := range nss.Items {
-		if old(ns.ObjectMeta) {
+		if old(&ns) {
 			n++
 			errs = append(errs, cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}))
 		}
 	}
-	pods, err := cs.CoreV1().Pods("").List(ctx, sel)
-	if err != nil {
-		return n, fmt.Errorf("sweep: list pods: %w", err)
-	}
 	zero := int64(0)
-	for _, p := range pods.Items {
-		if old(p.ObjectMeta) {
-			n++
-			errs = append(errs, cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}))
+	for _, k := range kinds {
+		list, err := dyn.Resource(k).Namespace("").List(ctx, sel)
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			continue
 		}
-	}
-	svcs, err := cs.CoreV1().Services("").List(ctx, sel)
-	if err != nil {
-		return n, fmt.Errorf("sweep: list services: %w", err)
-	}
-	for _, s := range svcs.Items {
-		if old(s.ObjectMeta) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep: list %s: %w", k.GroupResource(), err))
+			continue
+		}
+		for _, o := range list.Items {
+			if !old(&o) {
+				continue
+			}
 			n++
-			errs = append(errs, cs.CoreV1().Services(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}))
+			opts := metav1.DeleteOptions{}
+			if k.Resource == "pods" {
+				opts.GracePeriodSeconds = &zero
+			}
+			err := dyn.Resource(k).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(), opts)
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return n, errors.Join(errs...)

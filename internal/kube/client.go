@@ -23,8 +23,8 @@ type Client struct {
 	Clientset kubernetes.Interface
 	// Context is the kubeconfig context in use ("in-cluster" inside a pod).
 	Context string
-	// Kubeconfig is the file the config came from, for repro commands; empty
-	// for the default location or in-cluster.
+	// Kubeconfig is the kubeconfig the config came from (the flag, else
+	// KUBECONFIG, else ~/.kube/config), for repro commands; empty in-cluster.
 	Kubeconfig string
 }
 
@@ -69,7 +69,47 @@ func Load(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	return &Client{Config: cfg, Clientset: cs, Context: ctxName, Kubeconfig: opts.Kubeconfig}, nil
+	path := opts.Kubeconfig
+	if path == "" && ctxName != "in-cluster" {
+		path = loadedFrom(rules)
+	}
+	return &Client{Config: cfg, Clientset: cs, Context: ctxName, Kubeconfig: path}, nil
+}
+
+// loadedFrom names the kubeconfig kubectl would read without a flag: the
+// files of KUBECONFIG (joined as KUBECONFIG joins them), else the default
+// file when it exists.
+func loadedFrom(rules *clientcmd.ClientConfigLoadingRules) string {
+	var existing []string
+	for _, f := range rules.GetLoadingPrecedence() {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	return strings.Join(existing, string(os.PathListSeparator))
+}
+
+// Kubectl is "kubectl" with the kubeconfig and context this client talks
+// to, so that every repro command in a report reaches the cluster that was
+// checked and not the reader's current one. A KUBECONFIG of several files
+// becomes an environment prefix, since --kubeconfig takes one file.
+func (c *Client) Kubectl() string {
+	if c == nil {
+		return "kubectl"
+	}
+	var b strings.Builder
+	switch {
+	case strings.ContainsRune(c.Kubeconfig, os.PathListSeparator):
+		fmt.Fprintf(&b, "KUBECONFIG=%s kubectl", c.Kubeconfig)
+	case c.Kubeconfig != "":
+		fmt.Fprintf(&b, "kubectl --kubeconfig %s", c.Kubeconfig)
+	default:
+		b.WriteString("kubectl")
+	}
+	if c.Context != "" && c.Context != "in-cluster" {
+		fmt.Fprintf(&b, " --context %s", c.Context)
+	}
+	return b.String()
 }
 
 func explainConfigError(err error, opts Options) error {

@@ -3,8 +3,8 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,13 +50,7 @@ func (c *Client) Exec(ctx context.Context, ns, pod, container string, cmd []stri
 // ReproExec is the kubectl command a person pastes to run cmd in the pod.
 func (c *Client) ReproExec(ns, pod, container string, cmd []string) string {
 	var b strings.Builder
-	b.WriteString("kubectl")
-	if c.Kubeconfig != "" {
-		fmt.Fprintf(&b, " --kubeconfig %s", c.Kubeconfig)
-	}
-	if c.Context != "" && c.Context != "in-cluster" {
-		fmt.Fprintf(&b, " --context %s", c.Context)
-	}
+	b.WriteString(c.Kubectl())
 	fmt.Fprintf(&b, " exec -n %s %s -c %s --", ns, pod, container)
 	for _, a := range cmd {
 		b.WriteString(" " + a)
@@ -64,4 +58,13 @@ func (c *Client) ReproExec(ns, pod, container string, cmd []string) string {
 	return b.String()
 }
 
-var _ io.Reader = (*bytes.Reader)(nil)
+
+// ReproDryRun is the command that submits obj again with server dry-run,
+// to the cluster that was checked.
+func (c *Client) ReproDryRun(obj any) string {
+	b, _ := json.Marshal(obj)
+	return fmt.Sprintf("echo '%s' | %s create --dry-run=server -f -", b, c.Kubectl())
+}
+
+// ReproKubectl is kubectl, aimed at the cluster that was checked, with args.
+func (c *Client) ReproKubectl(args string) string { return c.Kubectl() + " " + args }

@@ -15,12 +15,16 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 )
 
 // EnsureNamespacesFree fails, before anything is created, when one of names
@@ -170,31 +174,39 @@ func EnsureNamespacesExist(ctx context.Context, cs kubernetes.Interface, names [
 }
 
 // CleanupObjects removes what a run put into namespaces it does not own (an
-// audit's probe pods, services, workloads), found by selector, and waits
-// until the pods are gone.
-func CleanupObjects(ctx context.Context, cs kubernetes.Interface, namespaces []string, selector string, timeout time.Duration) error {
+// audit's tenant namespaces): every object of the layers' declared kinds
+// that carries the run's labels, found by selector. Kinds the cluster does
+// not serve (Flux's, without Flux) are passed over. It waits until the
+// run's pods there are gone.
+func CleanupObjects(ctx context.Context, c *kube.Client, namespaces []string, selector string, kinds []schema.GroupVersionResource, timeout time.Duration) error {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return fmt.Errorf("cleanup: dynamic client: %w", err)
+	}
 	var errs []error
 	zero := int64(0)
 	sel := metav1.ListOptions{LabelSelector: selector}
 	for _, ns := range namespaces {
-		if err := cs.AppsV1().Deployments(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete deployments in %s: %w", ns, err))
-		}
-		svcs, err := cs.CoreV1().Services(ns).List(ctx, sel)
-		if err == nil {
-			for _, s := range svcs.Items {
-				if err := cs.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("delete service %s/%s: %w", ns, s.Name, err))
-				}
+		for _, k := range kinds {
+			opts := metav1.DeleteOptions{}
+			if k.Resource == "pods" {
+				opts.GracePeriodSeconds = &zero
+			} else {
+				bg := metav1.DeletePropagationBackground
+				opts.PropagationPolicy = &bg
+			}
+			err := dyn.Resource(k).Namespace(ns).DeleteCollection(ctx, opts, sel)
+			if err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+				errs = append(errs, fmt.Errorf("delete %s in %s: %w", k.GroupResource(), ns, err))
 			}
 		}
-		if err := cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, sel); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete pods in %s: %w", ns, err))
-		}
 	}
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, ns := range namespaces {
-			pods, err := cs.CoreV1().Pods(ns).List(ctx, sel)
+			pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, sel)
 			if err != nil || len(pods.Items) > 0 {
 				return false, nil
 			}

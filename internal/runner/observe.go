@@ -3,46 +3,15 @@ package runner
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
-	"github.com/tenantcheck/tenantcheck/internal/layers/flux"
-	"github.com/tenantcheck/tenantcheck/internal/layers/network"
-	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
-	"github.com/tenantcheck/tenantcheck/internal/layers/quota"
-	"github.com/tenantcheck/tenantcheck/internal/layers/rbac"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
-	"github.com/tenantcheck/tenantcheck/internal/spec"
-)
-
-// auditPermissions: an audit creates only its own two namespaces, probe
-// pods and services; it provisions nothing in the tenants.
-var auditPermissions = []kube.Permission{
-	{Verb: "create", Resource: "namespaces"},
-	{Verb: "delete", Resource: "namespaces"},
-	{Verb: "list", Resource: "namespaces"},
-	{Verb: "create", Resource: "pods"},
-	{Verb: "create", Resource: "pods", Subresource: "exec", Name: network.ClientPod},
-	{Verb: "get", Resource: "pods"},
-	{Verb: "create", Resource: "services"},
-	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
-}
-
-// requiredPermissions are what provision mode does: an audit's, plus
-// creating the guide's baseline objects. A missing one is named before
-// anything is created.
-var requiredPermissions = append(slices.Clone(auditPermissions),
-	kube.Permission{Verb: "create", Resource: "resourcequotas"},
-	kube.Permission{Verb: "create", Resource: "limitranges"},
-	kube.Permission{Verb: "create", Resource: "serviceaccounts"},
-	kube.Permission{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "roles"},
-	kube.Permission{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
 )
 
 func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, error) {
@@ -50,21 +19,17 @@ func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, e
 	if err != nil {
 		return model.Metadata{}, err
 	}
-	perms := requiredPermissions
-	if run.opts.Mode == model.ModeAudit {
-		perms = auditPermissions
-	}
-	missing, err := c.CheckPermissions(ctx, perms)
+	missing, err := c.CheckPermissions(ctx, Needs(run.opts.Mode, run.layers, run.opts.ExtraNeeds))
 	if err != nil {
 		return model.Metadata{}, err
 	}
 	if len(missing) > 0 {
 		return model.Metadata{}, kube.MissingPermissionsError(missing)
 	}
-	if err := provision.EnsureNamespacesFree(ctx, c.Clientset, run.ownNamespaces()); err != nil {
+	if err := provision.EnsureNamespacesFree(ctx, c.Clientset, run.Roster.Owned()); err != nil {
 		return model.Metadata{}, err
 	}
-	if err := provision.EnsureNamespacesExist(ctx, c.Clientset, run.audited()); err != nil {
+	if err := provision.EnsureNamespacesExist(ctx, c.Clientset, run.Roster.Foreign()); err != nil {
 		return model.Metadata{}, err
 	}
 	digest, _ := run.opts.Spec.Digest()
@@ -97,68 +62,29 @@ func guessCNI(ctx context.Context, c *kube.Client) string {
 	return "unknown"
 }
 
-func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata, phase func(string, time.Time)) (*model.Report, error) {
+// observe runs each selected layer in run order and gathers the report.
+func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata, phase func(string, time.Duration)) (*model.Report, error) {
+	env := &layer.Env{
+		Client: c, Roster: run.Roster, Mode: run.opts.Mode, RunID: run.ID, Labels: run.Labels,
+		Probe: run.opts.Probe.WithDefaults(), Say: run.say,
+	}
 	var results []model.Result
 	var matrices []model.Matrix
 	var latency time.Duration
-	if wants(run.opts.Layers, model.LayerNetwork) {
-		in := network.Input{
-			Peers: run.Peers, DNSNamespace: run.Spec.DNS.Namespace, DNSService: run.Spec.DNS.Service,
-			Config: run.opts.Network, EnforceBudget: run.opts.EnforceBudget, Say: run.say,
+	for _, l := range run.layers {
+		start := time.Now()
+		out := l.Run(ctx, env)
+		if len(out.Phases) == 0 {
+			phase(string(l.ID), time.Since(start))
 		}
-		in.Config.Labels = run.Labels
-		run.say("network: deploying probe pods in %d namespaces", len(run.Peers))
-		out := network.Run(ctx, c.Clientset, c, in)
-		phase("deploy", time.Now().Add(-out.DeployTime))
-		phase("probe", time.Now().Add(-out.ProbeTime))
-		run.say("network: probed in %.1fs", out.ProbeTime.Seconds())
+		for _, p := range out.Phases {
+			phase(p.Phase, time.Duration(p.Duration))
+		}
 		results = append(results, out.Results...)
 		matrices = append(matrices, out.Matrices...)
-		latency = out.EnforcementLatency
-	}
-	if wants(run.opts.Layers, model.LayerPodSecurity) {
-		t := time.Now()
-		results = append(results, podsecurity.Run(ctx, c.Clientset, podsecurity.Input{
-			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image, Labels: run.Labels,
-		})...)
-		phase("podsecurity", t)
-		run.say("podsecurity: %d violation classes tried with server dry-run in %.1fs", len(podsecurity.Checks), time.Since(t).Seconds())
-	}
-	if wants(run.opts.Layers, model.LayerQuota) {
-		t := time.Now()
-		results = append(results, quota.Run(ctx, c.Clientset, quota.Input{
-			Namespaces: run.Spec.TenantNamespaces(), Image: run.opts.Network.Image,
-			Provisioned: run.opts.Mode == model.ModeProvision, Labels: run.Labels,
-			AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
-				cs, _, err := c.AsServiceAccount(ctx, ns, sa, 10*time.Minute)
-				return cs, err
-			},
-		})...)
-		phase("quota", t)
-		run.say("quota: quota and LimitRange tried in %.1fs", time.Since(t).Seconds())
-	}
-	if wants(run.opts.Layers, model.LayerRBAC) {
-		t := time.Now()
-		var tenants []rbac.Tenant
-		for _, tn := range run.Spec.Tenants {
-			tenants = append(tenants, rbac.Tenant{Name: tn.Name, Namespaces: tn.Namespaces})
+		if out.EnforcementLatency > 0 {
+			latency = out.EnforcementLatency
 		}
-		results = append(results, rbac.Run(ctx, c, rbac.Input{Tenants: tenants})...)
-		phase("rbac", t)
-		run.say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(t).Seconds())
-	}
-	if wants(run.opts.Layers, model.LayerFlux) {
-		t := time.Now()
-		var tenants []flux.Tenant
-		for _, tn := range run.Spec.Tenants {
-			tenants = append(tenants, flux.Tenant{Name: tn.Name, Namespaces: tn.Namespaces})
-		}
-		results = append(results, flux.Run(ctx, c, flux.Input{
-			Tenants: tenants, Outsider: spec.RunNamespace(run.ID, "outsider"),
-			Image: run.opts.Network.Image, PullPolicy: run.opts.Network.PullPolicy, Labels: run.Labels, Say: run.say,
-		})...)
-		phase("flux", t)
-		run.say("flux: layer checked in %.1fs", time.Since(t).Seconds())
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted while probing: %w", ctx.Err())

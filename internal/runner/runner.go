@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +19,8 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
-	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
+	"github.com/tenantcheck/tenantcheck/internal/layers"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/internal/spec"
@@ -32,13 +32,15 @@ type Options struct {
 	Spec *spec.Spec // nil: the built-in guide baseline
 	// Mode: provision (default) creates test tenants; audit tests the spec's
 	// existing namespaces and changes none of their policies, quotas or RBAC.
-	Mode    model.Mode
-	Layers  []model.Layer
-	Keep    bool // leave the run's namespaces in place (for debugging)
-	Network network.Config
-	// EnforceBudget bounds the wait for a fresh policy to be enforced.
-	EnforceBudget  time.Duration
+	Mode   model.Mode
+	Layers []model.Layer // nil: every layer
+	Keep   bool          // leave the run's namespaces in place (for debugging)
+	// Probe: the probe image and the timeouts of what layers run in pods.
+	Probe          layer.ProbeSettings
 	CleanupTimeout time.Duration
+	// ExtraNeeds are permissions the caller needs around the run (the
+	// in-cluster flags'): preflight checks them with the layers'.
+	ExtraNeeds []kube.Permission
 	Version        string
 	Progress       io.Writer
 	// AfterProvision runs once the test tenants exist and before any probe:
@@ -51,7 +53,10 @@ type Run struct {
 	ID      string
 	Spec    *spec.Spec // with run-unique namespace names
 	Labels  map[string]string
-	Peers   []network.Peer
+	// Roster is every namespace of the run with its role, built once from
+	// the spec before anything touches the cluster.
+	Roster  model.Roster
+	layers  []layer.Layer
 	started time.Time
 	opts    Options
 }
@@ -78,15 +83,15 @@ func Execute(ctx context.Context, c *kube.Client, opts Options) (*model.Report, 
 		return nil, err
 	}
 	var timings []model.PhaseTiming
-	phase := func(name string, since time.Time) {
-		timings = append(timings, model.PhaseTiming{Phase: name, Duration: model.Millis(time.Since(since))})
+	phase := func(name string, d time.Duration) {
+		timings = append(timings, model.PhaseTiming{Phase: name, Duration: model.Millis(d)})
 	}
 	report, runErr := func() (*model.Report, error) {
 		t := time.Now()
 		if err := provisionTenants(ctx, c.Clientset, run); err != nil {
 			return nil, err
 		}
-		phase("provision", t)
+		phase("provision", time.Since(t))
 		if opts.AfterProvision != nil {
 			if err := opts.AfterProvision(ctx, c.Clientset, run); err != nil {
 				return nil, fmt.Errorf("after-provision hook: %w", err)
@@ -95,8 +100,8 @@ func Execute(ctx context.Context, c *kube.Client, opts Options) (*model.Report, 
 		return observe(ctx, c, run, meta, phase)
 	}()
 	t := time.Now()
-	cleanErr := cleanup(c.Clientset, run)
-	phase("cleanup", t)
+	cleanErr := cleanup(c, run)
+	phase("cleanup", time.Since(t))
 	if report != nil {
 		report.Timings = timings
 		report.Metadata.End = time.Now()
@@ -125,11 +130,23 @@ func newRun(opts Options) (*Run, error) {
 	}
 	opts.Spec = s
 	if len(opts.Layers) == 0 {
-		opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
+		opts.Layers = layers.IDs()
 	}
-	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), started: time.Now(), opts: opts}
-	r.Peers = peers(s, runSpec, id)
+	selected, unknown, ok := layers.Select(opts.Layers)
+	if !ok {
+		return nil, fmt.Errorf("unknown layer %q (available: %s)", unknown, layerList())
+	}
+	r := &Run{ID: id, Spec: runSpec, Labels: baseline.OwnershipLabels(id), layers: selected, started: time.Now(), opts: opts}
+	r.Roster = roster(s, runSpec, id, opts.Mode)
 	return r, nil
+}
+
+func layerList() string {
+	var names []string
+	for _, id := range layers.IDs() {
+		names = append(names, string(id))
+	}
+	return strings.Join(names, ", ")
 }
 
 // runID is five random lower-case letters and digits: short enough to keep
@@ -144,57 +161,26 @@ func runID() string {
 	return string(b)
 }
 
-// peers lists the namespaces of the network layer: the tenants' and the
-// shared ones from the spec, plus an outsider and a canary of the run's own.
-func peers(orig, run *spec.Spec, id string) []network.Peer {
-	var out []network.Peer
+// roster lists the run's namespaces: the tenants' and the shared ones from
+// the spec, plus an outsider and a canary of the run's own. orig has the
+// spec's names, run the cluster's (with the run's suffix in provision mode).
+func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
+	provisioned := mode == model.ModeProvision
+	r := model.Roster{TenantLabel: run.TenantLabel, DNSNamespace: run.DNS.Namespace, DNSService: run.DNS.Service}
 	for i, t := range run.Tenants {
 		for k, ns := range t.Namespaces {
-			out = append(out, network.Peer{Display: orig.Tenants[i].Namespaces[k], Namespace: ns, Tenant: t.Name, Role: network.RoleTenant})
+			r.Members = append(r.Members, model.Member{Display: orig.Tenants[i].Namespaces[k], Namespace: ns, Tenant: t.Name,
+				Role: model.RoleTenant, Owned: provisioned})
 		}
 	}
-	for i, s := range run.Shared {
-		out = append(out, network.Peer{Display: orig.Shared[i].Namespace, Namespace: s.Namespace, Role: network.RoleShared, AllowedTo: s.AllowedTo})
+	for i, sh := range run.Shared {
+		r.Members = append(r.Members, model.Member{Display: orig.Shared[i].Namespace, Namespace: sh.Namespace,
+			Role: model.RoleShared, AllowedTo: sh.AllowedTo, Owned: provisioned})
 	}
-	out = append(out,
-		network.Peer{Display: "outsider", Namespace: spec.RunNamespace(id, "outsider"), Role: network.RoleOutsider},
-		network.Peer{Display: "canary", Namespace: spec.RunNamespace(id, "canary"), Role: network.RoleCanary})
-	return out
-}
-
-// namespaces of the run, in creation order.
-func (r *Run) namespaces() []string {
-	var out []string
-	for _, p := range r.Peers {
-		out = append(out, p.Namespace)
-	}
-	return out
-}
-
-// ownNamespaces are those the run creates and deletes: all of them in
-// provision mode, only the outsider and the canary in audit mode.
-func (r *Run) ownNamespaces() []string {
-	var out []string
-	for _, p := range r.Peers {
-		if r.opts.Mode == model.ModeProvision || p.Role == network.RoleOutsider || p.Role == network.RoleCanary {
-			out = append(out, p.Namespace)
-		}
-	}
-	return out
-}
-
-// audited are the existing namespaces an audit puts probes into.
-func (r *Run) audited() []string {
-	if r.opts.Mode != model.ModeAudit {
-		return nil
-	}
-	var out []string
-	for _, p := range r.Peers {
-		if p.Role == network.RoleTenant || p.Role == network.RoleShared {
-			out = append(out, p.Namespace)
-		}
-	}
-	return out
+	r.Members = append(r.Members,
+		model.Member{Display: "outsider", Namespace: spec.RunNamespace(id, "outsider"), Role: model.RoleOutsider, Owned: true},
+		model.Member{Display: "canary", Namespace: spec.RunNamespace(id, "canary"), Role: model.RoleCanary, Owned: true})
+	return r
 }
 
 func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) error {
@@ -206,32 +192,30 @@ func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) er
 		}
 		objs = plan.List()
 	}
-	for _, p := range run.Peers {
-		if p.Role == network.RoleOutsider || p.Role == network.RoleCanary {
-			objs = append([]runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: run.Labels}}}, objs...)
-		}
+	for _, m := range run.Roster.ByRole(model.RoleOutsider, model.RoleCanary) {
+		objs = append([]runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.Namespace, Labels: run.Labels}}}, objs...)
 	}
 	if err := provision.Create(ctx, cs, objs); err != nil {
 		return kube.Explain(err, "provision the test tenants")
 	}
 	// Pods (even dry-run ones) are refused until the namespace's default
 	// service account exists: wait for it once, for every layer.
-	for _, ns := range run.ownNamespaces() {
+	for _, ns := range run.Roster.Owned() {
 		if err := provision.WaitServiceAccount(ctx, cs, ns, time.Minute); err != nil {
 			return fmt.Errorf("namespace %s: the default service account never appeared (is kube-controller-manager running?): %w", ns, err)
 		}
 	}
 	if run.opts.Mode == model.ModeProvision {
-		run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Peers), run.ID)
+		run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Roster.Members), run.ID)
 	} else {
-		run.say("audit of %s (run %s): created only %s", strings.Join(run.audited(), ", "), run.ID, strings.Join(run.ownNamespaces(), ", "))
+		run.say("audit of %s (run %s): created only %s", strings.Join(run.Roster.Foreign(), ", "), run.ID, strings.Join(run.Roster.Owned(), ", "))
 	}
 	return nil
 }
 
-func cleanup(cs kubernetes.Interface, run *Run) error {
+func cleanup(c *kube.Client, run *Run) error {
 	if run.opts.Keep {
-		run.say("--keep: leaving namespaces %s", strings.Join(run.namespaces(), ", "))
+		run.say("--keep: leaving namespaces %s", strings.Join(run.Roster.Namespaces(), ", "))
 		return nil
 	}
 	timeout := run.opts.CleanupTimeout
@@ -242,8 +226,8 @@ func cleanup(cs kubernetes.Interface, run *Run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
 	defer cancel()
 	run.say("cleaning up run %s", run.ID)
-	objErr := provision.CleanupObjects(ctx, cs, run.audited(), provision.Selector(run.ID), timeout)
-	left, err := provision.Cleanup(ctx, cs, provision.Selector(run.ID), timeout)
+	objErr := provision.CleanupObjects(ctx, c, run.Roster.Foreign(), provision.Selector(run.ID), createdKinds(run.layers), timeout)
+	left, err := provision.Cleanup(ctx, c.Clientset, provision.Selector(run.ID), timeout)
 	err = errors.Join(objErr, err)
 	if len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup`)", timeout, strings.Join(left, ", ")))
@@ -253,5 +237,3 @@ func cleanup(cs kubernetes.Interface, run *Run) error {
 	}
 	return err
 }
-
-func wants(layers []model.Layer, l model.Layer) bool { return slices.Contains(layers, l) }

@@ -38,7 +38,7 @@ func BenchmarkNetworkLayer(b *testing.B) {
 	for _, p := range []string{"provision", "deploy", "probe", "cleanup"} {
 		b.ReportMetric(per(phases[p]), p+"-s/op")
 	}
-	floor := per(phases["deploy"]) + opts.Network.ProbeTimeoutOrDefault().Seconds()
+	floor := per(phases["deploy"]) + opts.Probe.WithDefaults().ProbeTimeout.Seconds()
 	b.ReportMetric(floor, "floor-s/op")
 	b.ReportMetric(per(total), "run-s/op")
 }

@@ -25,7 +25,7 @@ import (
 	"sigs.k8s.io/e2e-framework/support/kind"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
-	"github.com/tenantcheck/tenantcheck/internal/layers/network"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
@@ -112,7 +112,7 @@ func Options(t testing.TB) runner.Options {
 		Layers:   []model.Layer{model.LayerNetwork},
 		Version:  "suite",
 		Progress: testWriter{t},
-		Network:  network.Config{Image: img, PullPolicy: pull, Retries: 2},
+		Probe:    layer.ProbeSettings{Image: img, PullPolicy: string(pull), Retries: 2},
 	}
 }
 

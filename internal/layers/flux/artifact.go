@@ -19,9 +19,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
@@ -111,66 +111,29 @@ func deployServer(ctx context.Context, e env, in Input, a *artifact, timeout tim
 	if _, err := e.cs.CoreV1().Pods(ns).Create(ctx, serverPod(in, podLabels), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create pod %s/%s: %w", ns, serverName, err)
 	}
-	var last string
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		p, err := e.cs.CoreV1().Pods(ns).Get(ctx, serverName, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		last = podState(p)
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.Status.PodIP != "" {
-				a.url = "http://" + net.JoinHostPort(p.Status.PodIP, fmt.Sprint(probes.ArtifactsPort)) + "/" + artifactFile
-				return true, nil
-			}
-		}
-		return false, nil
-	})
+	p, err := kube.WaitPodReady(ctx, e.cs, ns, serverName, timeout)
 	if err != nil {
-		return fmt.Errorf("artifact server %s/%s not Ready within %s: %s", ns, serverName, timeout, last)
+		return fmt.Errorf("artifact server: %w", err)
 	}
+	a.url = "http://" + net.JoinHostPort(p.Status.PodIP, fmt.Sprint(probes.ArtifactsPort)) + "/" + artifactFile
 	return nil
-}
-
-func podState(p *corev1.Pod) string {
-	s := string(p.Status.Phase)
-	for _, c := range p.Status.ContainerStatuses {
-		if w := c.State.Waiting; w != nil {
-			s += ": " + w.Reason + " " + w.Message
-		}
-	}
-	return s
 }
 
 // serverPod satisfies Pod Security "restricted": non-root, read-only root,
 // no capabilities, RuntimeDefault seccomp, no service account token.
 func serverPod(in Input, labels map[string]string) *corev1.Pod {
 	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("32Mi")}
-	f, t := false, true
-	uid := int64(65532)
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: serverName, Namespace: in.Outsider, Labels: labels},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken:  &f,
-			TerminationGracePeriodSeconds: new(int64),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &t, RunAsUser: &uid,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{
-				Name: "artifacts", Image: in.Image, ImagePullPolicy: in.PullPolicy,
-				Args:  []string{"serve-artifacts", "--dir", "/artifacts", "--port", fmt.Sprint(probes.ArtifactsPort)},
-				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: probes.ArtifactsPort}},
-				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
-					HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(probes.ArtifactsPort)}}},
-				Resources:    corev1.ResourceRequirements{Requests: rl, Limits: rl},
-				VolumeMounts: []corev1.VolumeMount{{Name: "artifacts", MountPath: "/artifacts", ReadOnly: true}},
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f, ReadOnlyRootFilesystem: &t,
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-			}},
-			Volumes: []corev1.Volume{{Name: "artifacts", VolumeSource: corev1.VolumeSource{
-				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: serverName}}}}},
-		},
-	}
+	pod := kube.RestrictedPod(kube.PodOptions{Namespace: in.Outsider, Name: serverName, Image: in.Image, PullPolicy: in.PullPolicy,
+		Labels: labels, Container: "artifacts", Resources: &corev1.ResourceRequirements{Requests: rl, Limits: rl}})
+	c := &pod.Spec.Containers[0]
+	c.Args = []string{"serve-artifacts", "--dir", "/artifacts", "--port", fmt.Sprint(probes.ArtifactsPort)}
+	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: probes.ArtifactsPort}}
+	c.ReadinessProbe = &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+		HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(probes.ArtifactsPort)}}}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "artifacts", MountPath: "/artifacts", ReadOnly: true}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "artifacts", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: serverName}}}}}
+	return pod
 }
 
 // createSource creates an ExternalArtifact in ns, without an artifact yet:

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -24,9 +25,47 @@ const NotInstalled = "Flux is not installed"
 const DefaultWait = 60 * time.Second
 
 // Tenant is one tenant and its (run-unique) namespaces.
-type Tenant struct {
-	Name       string
-	Namespaces []string
+type Tenant = model.TenantRef
+
+// Layer is the Flux layer as the runner holds it.
+var Layer = layer.Layer{
+	ID:      model.LayerFlux,
+	Summary: "reads the Flux controllers' lockdown flags and the tenants' objects; the real kustomize-controller answers Kustomizations aimed across tenants",
+	Checks:  checks(),
+	Needs:   layer.Perms(permissions...),
+	Creates: []schema.GroupVersionResource{
+		{Group: kustomizationsGR.Group, Version: "v1", Resource: kustomizationsGR.Resource},
+		{Group: externalArtifactsGR.Group, Version: "v1", Resource: externalArtifactsGR.Resource},
+	},
+	Run: runLayer,
+}
+
+// permissions: detect Flux by its CRDs, read the controllers' args and the
+// tenants' objects; for the live checks, three Kustomizations in one tenant,
+// an ExternalArtifact (whose status carries the artifact) in each of two,
+// and the artifact server (a pod and its ConfigMap) in the run's outsider.
+var permissions = []kube.Permission{
+	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "kustomizations.kustomize.toolkit.fluxcd.io"},
+	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "helmreleases.helm.toolkit.fluxcd.io"},
+	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "externalartifacts.source.toolkit.fluxcd.io"},
+	{Verb: "list", Group: "apps", Resource: "deployments"},
+	{Verb: "list", Group: "helm.toolkit.fluxcd.io", Resource: "helmreleases"},
+	{Verb: "get", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+	{Verb: "list", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+	{Verb: "create", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+	{Verb: "patch", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+	{Verb: "delete", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+	{Verb: "get", Group: "source.toolkit.fluxcd.io", Resource: "externalartifacts"},
+	{Verb: "create", Group: "source.toolkit.fluxcd.io", Resource: "externalartifacts"},
+	{Verb: "delete", Group: "source.toolkit.fluxcd.io", Resource: "externalartifacts"},
+	{Verb: "update", Group: "source.toolkit.fluxcd.io", Resource: "externalartifacts", Subresource: "status"},
+	{Verb: "get", Resource: "configmaps"},
+	{Verb: "create", Resource: "configmaps"},
+	{Verb: "delete", Resource: "configmaps"},
+	{Verb: "create", Resource: "pods"},
+	{Verb: "get", Resource: "pods"},
+	{Verb: "delete", Resource: "pods"},
+	{Verb: "get", Resource: "serviceaccounts"},
 }
 
 // Input of the Flux layer.
@@ -45,6 +84,17 @@ type Input struct {
 	Say  func(format string, args ...any)
 }
 
+func runLayer(ctx context.Context, le *layer.Env) layer.Output {
+	start := time.Now()
+	outsider, _ := le.Roster.First(model.RoleOutsider)
+	results := Run(ctx, le.Client, Input{
+		Tenants: le.Roster.Tenants(), Outsider: outsider.Namespace,
+		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say,
+	})
+	le.Say("flux: layer checked in %.1fs", time.Since(start).Seconds())
+	return layer.Output{Results: results}
+}
+
 // env is what the layer talks to; unit tests fill it with fakes.
 type env struct {
 	cs    kubernetes.Interface
@@ -60,7 +110,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 	if err != nil {
 		return all(model.Errored("dynamic client: " + err.Error()))
 	}
-	return run(ctx, env{cs: c.Clientset, dyn: dyn, repro: reproPrefix(c)}, in)
+	return run(ctx, env{cs: c.Clientset, dyn: dyn, repro: c.Kubectl()}, in)
 }
 
 func run(ctx context.Context, e env, in Input) []model.Result {
@@ -163,17 +213,3 @@ func storageVersion(crd *unstructured.Unstructured) (string, error) {
 	return "", fmt.Errorf("CRD %s has no storage version", crd.GetName())
 }
 
-// reproPrefix is kubectl with the run's kubeconfig and context.
-func reproPrefix(c *kube.Client) string {
-	p := "kubectl"
-	if c == nil {
-		return p
-	}
-	if c.Kubeconfig != "" {
-		p += " --kubeconfig " + c.Kubeconfig
-	}
-	if c.Context != "" && c.Context != "in-cluster" {
-		p += " --context " + c.Context
-	}
-	return p
-}

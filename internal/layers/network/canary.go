@@ -26,7 +26,7 @@ var canaryCheck = model.Check{
 // canary proves that the CNI enforces NetworkPolicy at all: from the
 // outsider namespace it connects to the canary's server, applies a
 // default-deny ingress policy, and polls until the connection is blocked.
-func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, cfg Config, from, to Peer, budget time.Duration) (model.Result, time.Duration) {
+func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, labels map[string]string, from, to Peer, budget time.Duration) (model.Result, time.Duration) {
 	path := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
 		Host: to.Server.IP, Port: probes.ServePort, Protocol: probes.TCP, Via: model.ViaPodIP}
 	repro := pr.exec.ReproExec(from.Client.Namespace, from.Client.Name, ContainerName, agentArgs(path, pr.timeout))
@@ -50,7 +50,7 @@ func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, cfg Config
 		return result(model.Errored("the canary server was not reachable before any policy, so enforcement cannot be measured")), 0
 	}
 	policy := &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "tc-canary-default-deny", Namespace: to.Namespace, Labels: maps.Clone(cfg.Labels)},
+		ObjectMeta: metav1.ObjectMeta{Name: "tc-canary-default-deny", Namespace: to.Namespace, Labels: maps.Clone(labels)},
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{}, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 		},

@@ -6,19 +6,82 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
+// Layer is the network layer as the runner holds it.
+var Layer = layer.Layer{
+	ID:         model.LayerNetwork,
+	Summary:    "probes every path by TCP and UDP, via pod IP, ClusterIP and service name, and DNS",
+	Checks:     allChecks(),
+	Needs:      layer.Perms(permissions...),
+	Creates:    []schema.GroupVersionResource{{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "services"}},
+	PlacesPods: true,
+	Run:        run,
+}
+
+// permissions: probe pods and their Services in every namespace of the
+// roster, exec into the client pods only, kube-dns's Service, and the
+// canary's policy in the run's own canary namespace.
+var permissions = []kube.Permission{
+	{Verb: "create", Resource: "pods"},
+	{Verb: "get", Resource: "pods"},
+	{Verb: "create", Resource: "pods", Subresource: "exec", Name: ClientPod},
+	{Verb: "get", Resource: "serviceaccounts"},
+	{Verb: "create", Resource: "services"},
+	{Verb: "get", Resource: "services"},
+	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
+}
+
+// allChecks: the canary, then every path check.
+func allChecks() []model.Check {
+	out := []model.Check{canaryCheck}
+	for _, c := range Checks {
+		out = append(out, c.Check)
+	}
+	return out
+}
+
+// DNSSpec says where cluster DNS lives; the runner sets it from the spec.
+type DNSSpec struct{ Namespace, Service string }
+
+func run(ctx context.Context, env *layer.Env) layer.Output {
+	out := Run(ctx, env.Client, Input{
+		Peers: Peers(env.Roster), DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say,
+	})
+	return layer.Output{
+		Results: out.Results, Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
+		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
+	}
+}
+
+// dnsOf is where cluster DNS lives: the roster's DNS member, else kube-dns.
+func dnsOf(env *layer.Env) DNSSpec {
+	if env.Roster.DNSNamespace != "" {
+		return DNSSpec{Namespace: env.Roster.DNSNamespace, Service: env.Roster.DNSService}
+	}
+	return DNSSpec{Namespace: "kube-system", Service: "kube-dns"}
+}
+
+// Peers are the roster's namespaces, before the cluster gave them pods.
+func Peers(r model.Roster) []Peer {
+	out := make([]Peer, len(r.Members))
+	for i, m := range r.Members {
+		out[i] = Peer{Member: m}
+	}
+	return out
+}
+
 // Input is what the network layer needs from the run.
 type Input struct {
-	Peers        []Peer // namespaces and their roles; pods are filled in by Deploy
-	DNSNamespace string
-	DNSService   string
-	Config       Config
-	// EnforceBudget bounds the canary's wait for enforcement (default 10s).
-	EnforceBudget time.Duration
+	Peers  []Peer // namespaces and their roles; pods are filled in by Deploy
+	DNS    DNSSpec
+	Probe  layer.ProbeSettings
+	Labels map[string]string
 	// Say reports progress; nil is quiet.
 	Say func(format string, args ...any)
 }
@@ -36,43 +99,41 @@ type Output struct {
 // Run deploys the probe pods, runs the canary, probes every path and judges
 // each check. A failure to deploy is no crash: every check is then an Error
 // that carries the reason.
-func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Output {
-	cfg := in.Config.withDefaults()
+func Run(ctx context.Context, c *kube.Client, in Input) *Output {
+	cfg := in.Probe.WithDefaults()
 	say := in.Say
 	if say == nil {
 		say = func(string, ...any) {}
 	}
+	cs := c.Clientset
 	out := &Output{}
 	start := time.Now()
-	peers, err := Deploy(ctx, cs, cfg, in.Peers)
+	say("network: deploying probe pods in %d namespaces", len(in.Peers))
+	peers, err := Deploy(ctx, cs, cfg, in.Labels, in.Peers)
 	out.DeployTime = time.Since(start)
 	say("network: probe pods ready in %.1fs", out.DeployTime.Seconds())
 	if err != nil {
-		out.Results = allErrored(fmt.Sprintf("probe pods could not be deployed: %v", err))
+		out.Results = layer.Results(allChecks(), model.Errored(fmt.Sprintf("probe pods could not be deployed: %v", err)))
 		return out
 	}
 	t := &Topology{Peers: peers, ClusterDomain: cfg.ClusterDomain}
-	if svc, err := cs.CoreV1().Services(in.DNSNamespace).Get(ctx, in.DNSService, metav1.GetOptions{}); err == nil {
-		t.DNS = DNS{ServiceIP: svc.Spec.ClusterIP, Name: in.DNSNamespace + "/" + in.DNSService}
+	if svc, err := cs.CoreV1().Services(in.DNS.Namespace).Get(ctx, in.DNS.Service, metav1.GetOptions{}); err == nil {
+		t.DNS = DNS{ServiceIP: svc.Spec.ClusterIP, Name: in.DNS.Namespace + "/" + in.DNS.Service}
 	}
 	if o, ok := t.peer(RoleOutsider); ok {
 		t.StandIn = o.Server
 	}
 	out.Topology = t
 	start = time.Now()
-	pr := &prober{exec: ex, timeout: cfg.ProbeTimeout}
+	pr := &prober{exec: c, timeout: cfg.ProbeTimeout}
 
 	var results []model.Result
 	cause := ""
 	outsider, okO := t.peer(RoleOutsider)
 	can, okC := t.peer(RoleCanary)
 	if okO && okC {
-		budget := in.EnforceBudget
-		if budget <= 0 {
-			budget = 10 * time.Second
-		}
 		say("network: canary: measuring NetworkPolicy enforcement")
-		r, latency := canary(ctx, cs, pr, cfg, outsider, can, budget)
+		r, latency := canary(ctx, cs, pr, in.Labels, outsider, can, cfg.EnforceBudget)
 		results = append(results, r)
 		out.EnforcementLatency = latency
 		if r.Verdict == model.VerdictBroken {
@@ -83,7 +144,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Out
 	say("network: probing %d paths from %d pods", len(paths), len(t.Peers)-1)
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
-		return ex.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout))
+		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout))
 	}
 	results = append(results, judge(Checks, t, obs, repro, cause)...)
 	if t.DNS.ServiceIP == "" {
@@ -92,6 +153,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, ex Execer, in Input) *Out
 	out.Results = results
 	out.Matrices = matrices(Checks, t, obs)
 	out.ProbeTime = time.Since(start)
+	say("network: probed in %.1fs", out.ProbeTime.Seconds())
 	return out
 }
 
@@ -115,18 +177,10 @@ func plan(t *Topology) ([]Path, map[string]model.Reach) {
 	return dedupe(paths), want
 }
 
-func allErrored(reason string) []model.Result {
-	out := []model.Result{canaryCheck.Result(model.Errored(reason))}
-	for _, c := range Checks {
-		out = append(out, c.Result(model.Errored(reason)))
-	}
-	return out
-}
-
 func markDNSMissing(results []model.Result, in Input) []model.Result {
 	for i, r := range results {
 		if r.CheckID == "network/dns-kube-dns-allowed" || r.CheckID == "network/dns-other-resolver-denied" {
-			results[i].Judgement = model.Errored(fmt.Sprintf("cluster DNS service %s/%s not found: set dns in the tenancy spec", in.DNSNamespace, in.DNSService))
+			results[i].Judgement = model.Errored(fmt.Sprintf("cluster DNS service %s/%s not found: set dns in the tenancy spec", in.DNS.Namespace, in.DNS.Service))
 			results[i].Evidence = nil
 		}
 	}

@@ -14,14 +14,15 @@ import (
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
-// Role of a namespace in the network layer.
-type Role string
+// Role is the roster's role of a namespace; the aliases keep the layer's
+// code short.
+type Role = model.Role
 
 const (
-	RoleTenant   Role = "tenant"
-	RoleShared   Role = "shared"
-	RoleOutsider Role = "outsider" // a namespace that is neither tenant nor shared
-	RoleCanary   Role = "canary"   // only for the enforcement canary
+	RoleTenant   = model.RoleTenant
+	RoleShared   = model.RoleShared
+	RoleOutsider = model.RoleOutsider
+	RoleCanary   = model.RoleCanary
 )
 
 // Pod is one deployed probe pod.
@@ -31,22 +32,17 @@ type Pod struct {
 
 func (p Pod) String() string { return p.Namespace + "/" + p.Name }
 
-// Peer is one namespace of the run with its probe pods: a server that the
-// other namespaces try to reach, and a client in the same namespace that
-// probes from there (its probe of the server is the positive control).
+// Peer is one namespace of the roster with what the cluster gave it: a
+// server pod that the other namespaces try to reach, and a client in the
+// same namespace that probes from there (its probe of the server is the
+// positive control).
 type Peer struct {
-	// Display is the namespace's name in the spec (before run suffixes).
-	Display   string
-	Namespace string
-	Tenant    string // tenant name for RoleTenant
-	Role      Role
-	Server    Pod
-	Client    Pod
+	model.Member
+	Server Pod
+	Client Pod
 	// ServiceIP and ServiceName address the server through its Service.
 	ServiceIP   string
 	ServiceName string
-	// AllowedTo lists the tenants a shared namespace may reach.
-	AllowedTo []string
 }
 
 // DNS is cluster DNS as the tenants see it.

@@ -16,7 +16,7 @@ import (
 func peerAt(display string, role Role, tenant string, n int, allowedTo ...string) Peer {
 	ns := display + "-x1"
 	return Peer{
-		Display: display, Namespace: ns, Tenant: tenant, Role: role, AllowedTo: allowedTo,
+		Member:      model.Member{Display: display, Namespace: ns, Tenant: tenant, Role: role, AllowedTo: allowedTo},
 		Server:      Pod{Namespace: ns, Name: ServerPod, IP: fmt.Sprintf("10.244.0.%d", 10*n+1)},
 		Client:      Pod{Namespace: ns, Name: ClientPod, IP: fmt.Sprintf("10.244.0.%d", 10*n+2)},
 		ServiceIP:   fmt.Sprintf("10.96.1.%d", n),

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -28,7 +28,7 @@ var workloadCheck = model.Check{
 // tryWorkload creates the Deployment only in namespaces where a privileged
 // pod was just refused at dry-run, so the attempt can never persist a
 // privileged pod; elsewhere the check is skipped with that reason.
-func tryWorkload(ctx context.Context, cs kubernetes.Interface, in Input, safe map[string]bool) model.Result {
+func tryWorkload(ctx context.Context, c *kube.Client, in Input, safe map[string]bool) model.Result {
 	var ev []model.Evidence
 	var broken, errs, skipped []string
 	for _, ns := range in.Namespaces {
@@ -36,7 +36,7 @@ func tryWorkload(ctx context.Context, cs kubernetes.Interface, in Input, safe ma
 			skipped = append(skipped, ns)
 			continue
 		}
-		e, got := workloadIn(ctx, cs, in, ns)
+		e, got := workloadIn(ctx, c, in, ns)
 		ev = append(ev, e)
 		switch j := model.JudgeAPI(model.APIRejected, got); j.Verdict {
 		case model.VerdictBroken:
@@ -64,7 +64,8 @@ func tryWorkload(ctx context.Context, cs kubernetes.Interface, in Input, safe ma
 	return r
 }
 
-func workloadIn(ctx context.Context, cs kubernetes.Interface, in Input, ns string) (model.Evidence, model.APIOutcome) {
+func workloadIn(ctx context.Context, c *kube.Client, in Input, ns string) (model.Evidence, model.APIOutcome) {
+	cs := c.Clientset
 	pod := compliantPod(ns, in.Image)
 	Checks[0].Mutate(pod) // privileged
 	name := "tc-privileged-workload"
@@ -82,7 +83,7 @@ func workloadIn(ctx context.Context, cs kubernetes.Interface, in Input, ns strin
 		},
 	}
 	ev := model.Evidence{Action: "create a Deployment with a privileged pod template", To: ns, Attempts: 1,
-		Repro: fmt.Sprintf("kubectl get events -n %s --field-selector reason=FailedCreate", ns)}
+		Repro: c.ReproKubectl(fmt.Sprintf("get events -n %s --field-selector reason=FailedCreate", ns))}
 	start := time.Now()
 	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		ev.Raw = "create deployment: " + err.Error()

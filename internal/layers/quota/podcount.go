@@ -26,7 +26,7 @@ const tempQuota = "tc-pod-count"
 func tryPodCount(ctx context.Context, cs kubernetes.Interface, in Input, ns string) attempt {
 	a := attempt{ns: ns, want: model.APIRejected, ev: model.Evidence{
 		Action: "create a pod with the namespace at its pod-count limit (server dry-run)", To: ns, Attempts: 1,
-		Repro: fmt.Sprintf("kubectl -n %s describe resourcequota", ns)}}
+		Repro: in.Kubectl(fmt.Sprintf("-n %s describe resourcequota", ns))}}
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		a.got, a.ev.Raw = model.APIError, "list pods: "+err.Error()
@@ -50,7 +50,7 @@ func tryPodCount(ctx context.Context, cs kubernetes.Interface, in Input, ns stri
 	small := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
 	p := pod(ns, in.Image, &corev1.ResourceRequirements{Requests: small, Limits: small})
 	_, err = cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
-	a.got, a.ev.Raw = outcome(err)
+	a.got, a.ev.Raw = Outcome(err)
 	a.ev.Raw = fmt.Sprintf("%d pod(s) in use, limit %d: %s", len(pods.Items), len(pods.Items), a.ev.Raw)
 	return a
 }

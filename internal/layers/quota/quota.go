@@ -8,15 +8,47 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
+
+// Layer is the ResourceQuota and LimitRange layer as the runner holds it.
+var Layer = layer.Layer{
+	ID:      model.LayerQuota,
+	Summary: "reads the ResourceQuota and LimitRange, asks for more than the quota allows, and has the tenant's service accounts try to loosen both",
+	Checks:  checks(),
+	Needs:   needs,
+	Run:     run,
+}
+
+// needs: read what each tenant declares, dry-run pods, and tokens of the
+// tenant's two accounts; in provision mode also the temporary pod-count
+// quota in the run's own namespaces.
+func needs(mode model.Mode) []kube.Permission {
+	ps := []kube.Permission{
+		{Verb: "list", Resource: "resourcequotas"},
+		{Verb: "list", Resource: "limitranges"},
+		{Verb: "create", Resource: "pods"}, // server dry-run only
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "default"},
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "tenant-reconciler"},
+	}
+	if mode == model.ModeProvision {
+		ps = append(ps,
+			kube.Permission{Verb: "list", Resource: "pods"},
+			kube.Permission{Verb: "create", Resource: "resourcequotas"},
+			kube.Permission{Verb: "get", Resource: "resourcequotas"},
+			kube.Permission{Verb: "delete", Resource: "resourcequotas"})
+	}
+	return ps
+}
 
 // Input: the tenant namespaces, and a way to act as a tenant's service account.
 type Input struct {
@@ -28,6 +60,23 @@ type Input struct {
 	// temporary quota may be added to them (the pod-count check).
 	Provisioned bool
 	Labels      map[string]string
+	// Kubectl is the repro commands' kubectl, aimed at the checked cluster.
+	Kubectl func(args string) string
+}
+
+func run(ctx context.Context, env *layer.Env) layer.Output {
+	start := time.Now()
+	c := env.Client
+	results := Run(ctx, c.Clientset, Input{
+		Namespaces: env.Roster.TenantNamespaces(), Image: env.Probe.Image,
+		Provisioned: env.Mode == model.ModeProvision, Labels: env.Labels, Kubectl: c.ReproKubectl,
+		AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
+			cs, _, err := c.AsServiceAccount(ctx, ns, sa, 10*time.Minute)
+			return cs, err
+		},
+	})
+	env.Say("quota: quota and LimitRange tried in %.1fs", time.Since(start).Seconds())
+	return layer.Output{Results: results}
 }
 
 func check(id, name, desc string, want model.APIOutcome) model.Check {
@@ -51,6 +100,9 @@ var (
 
 // Run tries every check in every tenant namespace.
 func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result {
+	if in.Kubectl == nil {
+		in.Kubectl = func(args string) string { return "kubectl " + args }
+	}
 	var q presence
 	var l presence
 	var cpu, mem, def, edits, count results
@@ -120,27 +172,35 @@ func limitRangeFinding(ranges []corev1.LimitRange) string {
 	return "LimitRange sets no container default and defaultRequest"
 }
 
-// outcome classifies an answer of the API server: a quota or LimitRange
-// refusal is Rejected (admission), any other 403 is Forbidden (RBAC).
-func outcome(err error) (model.APIOutcome, string) {
+// Outcome reads the API server's answer as the quota layer: a refusal by
+// ResourceQuota or LimitRanger is Rejected, an authoriser's refusal is
+// Forbidden; any other admission refusal (Pod Security, a webhook) is an
+// Error: that plugin answered, so the quota was never asked.
+func Outcome(err error) (model.APIOutcome, string) {
+	got, raw := kube.Classify(err)
 	switch {
 	case err == nil:
 		return model.APIAdmitted, "admitted"
-	case apierrors.IsForbidden(err) && (strings.Contains(err.Error(), "exceeded quota") || strings.Contains(err.Error(), "must specify")):
-		return model.APIRejected, err.Error()
-	case apierrors.IsForbidden(err):
-		return model.APIForbidden, err.Error()
-	case apierrors.IsNotFound(err):
-		// Authorization comes before the lookup: a 404 means the request was allowed.
-		return model.APIAdmitted, "allowed (the object does not exist): " + err.Error()
+	case got == model.APIRejected && !quotaRefusal(err.Error()):
+		return model.APIError, "refused by another admission plugin, not by quota or LimitRange: " + raw
 	}
-	return model.APIError, err.Error()
+	return got, raw
+}
+
+func quotaRefusal(msg string) bool {
+	for _, m := range []string{"exceeded quota", "failed quota", " usage per ", "limit to request ratio"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// checks in report order.
+func checks() []model.Check {
+	return []model.Check{quotaExists, limitRangeExists, overCPU, overMemory, podCount, defaults, tenantEdits}
 }
 
 func errored(reason string) []model.Result {
-	var out []model.Result
-	for _, c := range []model.Check{quotaExists, limitRangeExists, overCPU, overMemory, podCount, defaults, tenantEdits} {
-		out = append(out, c.Result(model.Errored(reason)))
-	}
-	return out
+	return layer.Results(checks(), model.Errored(reason))
 }

@@ -11,35 +11,20 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
 var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 
-// pod is a Pod Security "restricted" pod; resources as given (nil: none).
+// pod is the restricted probe pod with the given resources (nil: none).
 func pod(ns, image string, res *corev1.ResourceRequirements) *corev1.Pod {
-	t, f, uid := true, false, int64(65532)
-	p := &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: "tc-quota-probe", Namespace: ns},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: &f,
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &t, RunAsUser: &uid,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{Name: "probe", Image: image, ImagePullPolicy: corev1.PullNever,
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f,
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
-		},
-	}
-	if res != nil {
-		p.Spec.Containers[0].Resources = *res
-	}
-	return p
+	return kube.RestrictedPod(kube.PodOptions{Namespace: ns, Name: "tc-quota-probe", Image: image, Resources: res, NoResources: res == nil})
 }
 
-func repro(p *corev1.Pod) string {
+func repro(in Input, p *corev1.Pod) string {
 	b, _ := json.Marshal(p)
-	return fmt.Sprintf("echo '%s' | kubectl create --dry-run=server -f -", b)
+	return fmt.Sprintf("echo '%s' | %s", b, in.Kubectl("create --dry-run=server -f -"))
 }
 
 // overQuota asks for more of one resource than any quota of the namespace
@@ -59,9 +44,9 @@ func overQuota(ctx context.Context, cs kubernetes.Interface, in Input, ns string
 	req[r] = ask
 	p := pod(ns, in.Image, &corev1.ResourceRequirements{Requests: req, Limits: req})
 	_, err := cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
-	got, msg := outcome(err)
+	got, msg := Outcome(err)
 	return attempt{ns: ns, want: model.APIRejected, got: got, ev: model.Evidence{
-		Action: fmt.Sprintf("create pod requesting %s %s (server dry-run)", r, ask.String()), To: ns, Raw: msg, Attempts: 1, Repro: repro(p)}}
+		Action: fmt.Sprintf("create pod requesting %s %s (server dry-run)", r, ask.String()), To: ns, Raw: msg, Attempts: 1, Repro: repro(in, p)}}
 }
 
 // tryDefaults submits a pod without resources and compares what the API
@@ -69,8 +54,8 @@ func overQuota(ctx context.Context, cs kubernetes.Interface, in Input, ns string
 func tryDefaults(ctx context.Context, cs kubernetes.Interface, in Input, ns string, ranges []corev1.LimitRange) attempt {
 	p := pod(ns, in.Image, nil)
 	created, err := cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
-	a := attempt{ns: ns, want: model.APIAdmitted, ev: model.Evidence{Action: "create pod without resources (server dry-run)", To: ns, Attempts: 1, Repro: repro(p)}}
-	got, msg := outcome(err)
+	a := attempt{ns: ns, want: model.APIAdmitted, ev: model.Evidence{Action: "create pod without resources (server dry-run)", To: ns, Attempts: 1, Repro: repro(in, p)}}
+	got, msg := Outcome(err)
 	a.got, a.ev.Raw = got, msg
 	if err != nil {
 		return a
@@ -154,11 +139,11 @@ func tryEdits(ctx context.Context, in Input, ns string, quotas []corev1.Resource
 			}},
 		}
 		for _, c := range calls {
-			got, msg := outcome(c.do())
+			got, msg := Outcome(c.do())
 			verb, res, _ := cut3(c.what)
 			out = append(out, attempt{ns: ns, want: model.APIForbidden, got: got, ev: model.Evidence{
 				Action: c.what + " (dry-run, with a real token)", From: as, To: ns, Raw: msg, Attempts: 1,
-				Repro: fmt.Sprintf("kubectl auth can-i %s %s -n %s --as=%s", verb, res, ns, as)}})
+				Repro: in.Kubectl(fmt.Sprintf("auth can-i %s %s -n %s --as=%s", verb, res, ns, as))}})
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -77,9 +78,9 @@ func scanBindings(ctx context.Context, cs kubernetes.Interface, tenants []Tenant
 
 func listError(what string, err error) string {
 	if apierrors.IsForbidden(err) {
-		return "the runner may not list " + what + ": " + statusLine(err)
+		return "the runner may not list " + what + ": " + kube.StatusLine(err)
 	}
-	return fmt.Sprintf("list %s: %s", what, statusLine(err))
+	return fmt.Sprintf("list %s: %s", what, kube.StatusLine(err))
 }
 
 func judgeBindings(found []finding, nCRB, nRB int, prefix string) model.Result {

@@ -2,7 +2,6 @@ package rbac
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -94,26 +93,9 @@ func login(ctx context.Context, c *kube.Client, ids []Identity) []Identity {
 
 func tokenError(err error) string {
 	if apierrors.IsForbidden(err) {
-		return "the runner may not create serviceaccounts/token: " + statusLine(err)
+		return "the runner may not create serviceaccounts/token: " + kube.StatusLine(err)
 	}
 	return err.Error()
-}
-
-// reproPrefix is "kubectl" with the runner's kubeconfig and context, so a
-// repro command talks to the same cluster the check did.
-func reproPrefix(c *kube.Client) string {
-	var b strings.Builder
-	b.WriteString("kubectl")
-	if c == nil {
-		return b.String()
-	}
-	if c.Kubeconfig != "" {
-		b.WriteString(" --kubeconfig " + c.Kubeconfig)
-	}
-	if c.Context != "" && c.Context != "in-cluster" {
-		b.WriteString(" --context " + c.Context)
-	}
-	return b.String()
 }
 
 // repro is the command a person pastes to ask the same question. The check

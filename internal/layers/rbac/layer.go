@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -13,14 +14,42 @@ const requestTimeout = 20 * time.Second
 
 // Tenant is one tenant and its (run-unique) namespaces; the first namespace
 // is the one its identities act from and the one other tenants aim at.
-type Tenant struct {
-	Name       string
-	Namespaces []string
+type Tenant = model.TenantRef
+
+// Layer is the RBAC layer as the runner holds it.
+var Layer = layer.Layer{
+	ID:      model.LayerRBAC,
+	Summary: "real TokenRequest tokens of each tenant's accounts try to reach the other tenant and the cluster; a scan of every binding",
+	Checks:  checks(),
+	Needs: layer.Perms(
+		kube.Permission{Verb: "get", Resource: "serviceaccounts"},
+		kube.Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "default"},
+		kube.Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "tenant-reconciler"},
+		kube.Permission{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+		kube.Permission{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
+	),
+	Run: run,
+}
+
+// checks in report order: the controls, the checks, the binding scan.
+func checks() []model.Check {
+	var out []model.Check
+	for _, c := range allChecks() {
+		out = append(out, c.Check)
+	}
+	return append(out, bindingsCheck)
 }
 
 // Input of the RBAC layer: the tenants to try against each other.
 type Input struct {
 	Tenants []Tenant
+}
+
+func run(ctx context.Context, env *layer.Env) layer.Output {
+	start := time.Now()
+	results := Run(ctx, env.Client, Input{Tenants: env.Roster.Tenants()})
+	env.Say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(start).Seconds())
+	return layer.Output{Results: results}
 }
 
 // Run tries every check with both identities (tenant-reconciler and
@@ -29,7 +58,7 @@ type Input struct {
 // the binding scan last; a failure to run is an Error result, never a panic
 // or a missing result.
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
-	prefix := reproPrefix(c)
+	prefix := c.Kubectl()
 	ids := login(ctx, c, planIdentities(in.Tenants))
 	attempts := send(ctx, ids, allChecks(), prefix)
 	results := judgeAll(allChecks(), Controls, attempts)
@@ -91,7 +120,7 @@ func try(ctx context.Context, id Identity, r Request, prefix string) attempt {
 	a.duration = time.Since(start)
 	classify := r.Classify
 	if classify == nil {
-		classify = outcome
+		classify = kube.Classify
 	}
 	a.observed, a.raw = classify(err)
 	return a

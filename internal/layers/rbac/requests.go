@@ -8,11 +8,12 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 )
 
 // The request builders of the checks. Every create, patch and bind is a
@@ -94,20 +95,7 @@ func createPod(id Identity, ns string) Request {
 // a pod RBAC lets through reads as admitted rather than as another layer's
 // refusal. Its image is never pulled: dry-run starts nothing.
 func probePod(ns string) *corev1.Pod {
-	f, t, uid := false, true, int64(65532)
-	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: &f,
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &t, RunAsUser: &uid,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{Name: "probe", Image: "registry.k8s.io/pause:3.10",
-				Resources: corev1.ResourceRequirements{Requests: rl, Limits: rl},
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f,
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
-		},
-	}
+	return kube.RestrictedPod(kube.PodOptions{Namespace: ns, Name: probeName, Image: "registry.k8s.io/pause:3.10"})
 }
 
 // execPod POSTs to pods/exec without the streaming upgrade. Authorisation
@@ -222,7 +210,7 @@ func impersonate(id Identity, ns string) Request {
 			_, err = cs.CoreV1().ConfigMaps(ns).List(ctx, listOne)
 			return err
 		},
-		Classify: impersonationOutcome,
+		Classify: kube.ClassifyImpersonation,
 	}
 }
 

@@ -1,4 +1,4 @@
-package rbac
+package kube
 
 import (
 	"errors"
@@ -11,6 +11,9 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
+// Classify is tenantcheck's one reading of the API server's answers: every
+// layer classifies with it and only narrows which rejection counts as its own.
+//
 // The API server authorises a request before it looks at the object, so the
 // status code of a refused request says which stage refused it:
 //
@@ -32,8 +35,8 @@ var authzDenied = regexp.MustCompile(`User ".*" cannot |is attempting to grant R
 // admissionMarkers appear in refusals written by admission plugins, after
 // authorisation let the request through.
 var admissionMarkers = []string{
-	"violates PodSecurity",                  // Pod Security Admission
-	"exceeded quota",                        // ResourceQuota
+	"violates PodSecurity",           // Pod Security Admission
+	"exceeded quota", "failed quota", // ResourceQuota
 	" usage per ", "limit to request ratio", // LimitRanger
 	"admission webhook",              // validating and mutating webhooks
 	"ValidatingAdmissionPolicy",      // CEL admission policies
@@ -41,7 +44,7 @@ var admissionMarkers = []string{
 	"no PriorityClass with name",     // Priority
 }
 
-// outcome classifies the API server's answer to one request a tenant
+// Classify classifies the API server's answer to one request a tenant
 // identity sent, from the point of view of authorisation:
 //
 //   - nil: Admitted.
@@ -57,13 +60,13 @@ var admissionMarkers = []string{
 //
 // The second value is the raw answer for the evidence: the HTTP status code
 // and the API server's message. It never contains a token.
-func outcome(err error) (model.APIOutcome, string) {
+func Classify(err error) (model.APIOutcome, string) {
 	if err == nil {
 		return model.APIAdmitted, "2xx: admitted"
 	}
-	raw := statusLine(err)
+	raw := StatusLine(err)
 	switch {
-	case apierrors.IsForbidden(err) && admissionRefusal(err.Error()):
+	case apierrors.IsForbidden(err) && AdmissionRefusal(err.Error()):
 		return model.APIRejected, raw
 	case apierrors.IsForbidden(err) && authzDenied.MatchString(err.Error()):
 		return model.APIForbidden, raw
@@ -78,20 +81,21 @@ func outcome(err error) (model.APIOutcome, string) {
 	return model.APIError, raw
 }
 
-// impersonationOutcome reads the answer to a request sent with an
+// ClassifyImpersonation reads the answer to a request sent with an
 // impersonation header. The impersonation filter runs before the request is
 // authorised as the impersonated user, so a 403 that is not about
 // impersonating means the header was accepted: the identity may act as
 // someone else, who then happened to lack the right for this one request.
-func impersonationOutcome(err error) (model.APIOutcome, string) {
-	got, raw := outcome(err)
+func ClassifyImpersonation(err error) (model.APIOutcome, string) {
+	got, raw := Classify(err)
 	if got == model.APIForbidden && !strings.Contains(err.Error(), "cannot impersonate") {
 		return model.APIAdmitted, "impersonation accepted, then " + raw
 	}
 	return got, raw
 }
 
-func admissionRefusal(msg string) bool {
+// AdmissionRefusal reports whether msg is an admission plugin's refusal.
+func AdmissionRefusal(msg string) bool {
 	for _, m := range admissionMarkers {
 		if strings.Contains(msg, m) {
 			return true
@@ -100,9 +104,9 @@ func admissionRefusal(msg string) bool {
 	return false
 }
 
-// statusLine is "403 Forbidden: <message>" for an API status error, else
+// StatusLine is "403 Forbidden: <message>" for an API status error, else
 // the error's text.
-func statusLine(err error) string {
+func StatusLine(err error) string {
 	var s apierrors.APIStatus
 	if errors.As(err, &s) {
 		st := s.Status()

@@ -1,4 +1,4 @@
-package rbac
+package kube
 
 import (
 	"errors"
@@ -59,7 +59,7 @@ func TestOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, raw := outcome(tt.err)
+			got, raw := Classify(tt.err)
 			assert.Equal(t, tt.want, got)
 			assert.Contains(t, raw, tt.raw)
 		})
@@ -70,18 +70,18 @@ func TestImpersonationOutcome(t *testing.T) {
 	sa := "system:serviceaccount:tenant-a-x1:default"
 	refused := apierrors.NewForbidden(schema.GroupResource{Resource: "users"}, "system:admin",
 		fmt.Errorf(`User %q cannot impersonate resource "users" in API group "" at the cluster scope`, sa))
-	got, _ := impersonationOutcome(refused)
+	got, _ := ClassifyImpersonation(refused)
 	assert.Equal(t, model.APIForbidden, got, "the impersonation header was refused")
 
 	// The header was accepted; system:admin then lacked the right to list.
 	asAdmin := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "",
 		denied("system:admin", "list", "configmaps", "tenant-a-x1"))
-	got, raw := impersonationOutcome(asAdmin)
+	got, raw := ClassifyImpersonation(asAdmin)
 	assert.Equal(t, model.APIAdmitted, got)
 	assert.Contains(t, raw, "impersonation accepted")
 
-	got, _ = impersonationOutcome(nil)
+	got, _ = ClassifyImpersonation(nil)
 	assert.Equal(t, model.APIAdmitted, got)
-	got, _ = impersonationOutcome(apierrors.NewUnauthorized("Unauthorized"))
+	got, _ = ClassifyImpersonation(apierrors.NewUnauthorized("Unauthorized"))
 	assert.Equal(t, model.APIError, got)
 }
