@@ -58,7 +58,6 @@ func (c *Client) ReproExec(ns, pod, container string, cmd []string) string {
 	return b.String()
 }
 
-
 // ReproDryRun is the command that submits obj again with server dry-run,
 // to the cluster that was checked.
 func (c *Client) ReproDryRun(obj any) string {

@@ -41,8 +41,8 @@ type Options struct {
 	// ExtraNeeds are permissions the caller needs around the run (the
 	// in-cluster flags'): preflight checks them with the layers'.
 	ExtraNeeds []kube.Permission
-	Version        string
-	Progress       io.Writer
+	Version    string
+	Progress   io.Writer
 	// AfterProvision runs once the test tenants exist and before any probe:
 	// live tests use it to break a tenant on purpose.
 	AfterProvision func(ctx context.Context, cs kubernetes.Interface, run *Run) error
@@ -50,9 +50,9 @@ type Options struct {
 
 // Run is what one run is working with; AfterProvision hooks see it.
 type Run struct {
-	ID      string
-	Spec    *spec.Spec // with run-unique namespace names
-	Labels  map[string]string
+	ID     string
+	Spec   *spec.Spec // with run-unique namespace names
+	Labels map[string]string
 	// Roster is every namespace of the run with its role, built once from
 	// the spec before anything touches the cluster.
 	Roster  model.Roster

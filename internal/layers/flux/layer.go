@@ -212,4 +212,3 @@ func storageVersion(crd *unstructured.Unstructured) (string, error) {
 	}
 	return "", fmt.Errorf("CRD %s has no storage version", crd.GetName())
 }
-
