@@ -32,7 +32,25 @@ const (
 	LabelPSAAudit   = "pod-security.kubernetes.io/audit"
 	LabelPSAWarn    = "pod-security.kubernetes.io/warn"
 	PSARestricted   = "restricted"
+	// LabelPSAEnforceVersion pins the version of the policy enforced.
+	LabelPSAEnforceVersion = "pod-security.kubernetes.io/enforce-version"
 )
+
+// PSAVersionOf is the Pod Security version to pin for an API server's
+// version: "v1.37.2" gives "v1.37"; "" when the version is not vX.Y[.Z].
+func PSAVersionOf(serverVersion string) string {
+	parts := strings.SplitN(strings.TrimPrefix(serverVersion, "v"), ".", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return ""
+	}
+	minor := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	for _, part := range []string{parts[0], minor} {
+		if part == "" || strings.Trim(part, "0123456789") != "" {
+			return ""
+		}
+	}
+	return "v" + parts[0] + "." + minor
+}
 
 // OwnershipLabels returns the labels that mark an object as created by the
 // tenantcheck run runID.
@@ -56,6 +74,11 @@ type Params struct {
 	SharedNamespaces []string
 	// Labels are added to every object (ownership labels, run id).
 	Labels map[string]string
+	// PSAVersion, when set ("v1.37"), pins pod-security.kubernetes.io/
+	// enforce-version: tenantcheck's one addition to the guide's namespace,
+	// so that a control plane upgrade cannot silently change what the
+	// namespace enforces. Empty reproduces the guide exactly.
+	PSAVersion string
 }
 
 // Objects is the baseline of one tenant namespace, as the guide writes it.
@@ -104,7 +127,7 @@ type Plan struct {
 
 // ForSpec builds the baseline of every namespace in s, adding labels to
 // every object.
-func ForSpec(s *spec.Spec, labels map[string]string) (*Plan, error) {
+func ForSpec(s *spec.Spec, labels map[string]string, psaVersion string) (*Plan, error) {
 	plan := &Plan{}
 	for _, sh := range s.Shared {
 		plan.Shared = append(plan.Shared, SharedNamespace(sh.Namespace, labels))
@@ -112,6 +135,7 @@ func ForSpec(s *spec.Spec, labels map[string]string) (*Plan, error) {
 	for _, t := range s.Tenants {
 		for _, ns := range t.Namespaces {
 			objs, err := ForTenant(Params{
+				PSAVersion:       psaVersion,
 				Tenant:           t.Name,
 				Namespace:        ns,
 				TenantLabel:      s.TenantLabel,

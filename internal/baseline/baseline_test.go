@@ -197,7 +197,7 @@ func TestForTenantInvalid(t *testing.T) {
 func TestForSpec(t *testing.T) {
 	s, err := spec.Default().WithRunSuffix("r1")
 	require.NoError(t, err)
-	plan, err := ForSpec(s, OwnershipLabels("r1"))
+	plan, err := ForSpec(s, OwnershipLabels("r1"), "")
 	require.NoError(t, err)
 
 	require.Len(t, plan.Shared, 1)

@@ -17,12 +17,16 @@ func LimitRangeName(tenant string) string { return tenant + "-defaults" }
 // namespaceLabels are the labels the guide puts on a tenant namespace: the
 // tenant label and Pod Security Admission restricted in all three modes.
 func namespaceLabels(p Params) map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		p.TenantLabel:   p.Tenant,
 		LabelPSAEnforce: PSARestricted,
 		LabelPSAAudit:   PSARestricted,
 		LabelPSAWarn:    PSARestricted,
 	}
+	if p.PSAVersion != "" {
+		l[LabelPSAEnforceVersion] = p.PSAVersion
+	}
+	return l
 }
 
 func tenantNamespace(p Params) *corev1.Namespace {

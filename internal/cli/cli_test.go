@@ -87,7 +87,7 @@ tenants:
 		{"unknown command", []string{"frobnicate"}, []string{`unknown command "frobnicate"`, "tenantcheck --help"}},
 		{"unknown output format", []string{"run", "-o", "yaml"}, []string{`"yaml"`, "table, json, junit, markdown"}},
 		{"unknown output format, long flag", []string{"run", "--output", "html"}, []string{`"html"`, "table, json, junit, markdown"}},
-		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: network, podsecurity, quota, rbac, flux"}},
+		{"unknown layer", []string{"run", "--layers", "bogus"}, []string{`--layers`, `"bogus"`, "available: namespace, network, podsecurity, quota, rbac, flux"}},
 		{"unknown layer after a good one", []string{"run", "--layers", "network,bogus2"}, []string{`"bogus2"`}},
 		{"bad pull policy", []string{"run", "--image-pull-policy", "Sometimes"}, []string{`--image-pull-policy "Sometimes"`, "Always, IfNotPresent or Never"}},
 		{"stray argument", []string{"run", "network"}, []string{`run takes no arguments, got "network"`}},
@@ -198,7 +198,7 @@ func TestParseRunDefaults(t *testing.T) {
 	f, err := parseRun(nil, &errw, model.ModeProvision)
 	require.NoError(t, err)
 	assert.Equal(t, "table", f.output)
-	assert.Equal(t, "network,podsecurity,quota,rbac,flux", f.layers)
+	assert.Equal(t, "namespace,network,podsecurity,quota,rbac,flux", f.layers)
 	assert.Equal(t, "IfNotPresent", f.pull)
 	assert.Equal(t, "ghcr.io/tenantcheck/tenantcheck-probe:dev", f.image)
 	assert.Equal(t, time.Second, f.probeTO)

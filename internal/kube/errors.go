@@ -29,7 +29,14 @@ func (p Permission) String() string {
 	if p.Group != "" {
 		r += "." + p.Group
 	}
-	return p.Verb + " " + r
+	s := p.Verb + " " + r
+	if p.Name != "" {
+		s += " (name " + p.Name + ")"
+	}
+	if p.Namespace != "" {
+		s += " in namespace " + p.Namespace
+	}
+	return s
 }
 
 // CheckPermissions asks the API server, with SelfSubjectAccessReviews,

@@ -7,6 +7,7 @@ package layers
 import (
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/layers/flux"
+	"github.com/tenantcheck/tenantcheck/internal/layers/namespace"
 	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/layers/podsecurity"
 	"github.com/tenantcheck/tenantcheck/internal/layers/quota"
@@ -17,6 +18,7 @@ import (
 // All returns every layer, in run order. The slice is a copy.
 func All() []layer.Layer {
 	return []layer.Layer{
+		namespace.Layer,
 		network.Layer,
 		podsecurity.Layer,
 		quota.Layer,

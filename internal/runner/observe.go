@@ -19,6 +19,7 @@ func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, e
 	if err != nil {
 		return model.Metadata{}, err
 	}
+	run.serverVersion = version
 	missing, err := c.CheckPermissions(ctx, Needs(run.opts.Mode, run.layers, run.opts.ExtraNeeds))
 	if err != nil {
 		return model.Metadata{}, err

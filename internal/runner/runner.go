@@ -55,10 +55,12 @@ type Run struct {
 	Labels map[string]string
 	// Roster is every namespace of the run with its role, built once from
 	// the spec before anything touches the cluster.
-	Roster  model.Roster
-	layers  []layer.Layer
-	started time.Time
-	opts    Options
+	Roster model.Roster
+	layers []layer.Layer
+	// serverVersion is the API server's, read at preflight.
+	serverVersion string
+	started       time.Time
+	opts          Options
 }
 
 // Namespace returns the run-unique name of a namespace of the spec.
@@ -186,7 +188,7 @@ func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
 func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) error {
 	var objs []runtime.Object
 	if run.opts.Mode == model.ModeProvision {
-		plan, err := baseline.ForSpec(run.Spec, run.Labels)
+		plan, err := baseline.ForSpec(run.Spec, run.Labels, baseline.PSAVersionOf(run.serverVersion))
 		if err != nil {
 			return fmt.Errorf("build the baseline: %w", err)
 		}

@@ -37,7 +37,7 @@ func realTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *sp
 	s.Tenants[1].Namespaces = []string{"audit-tenant-b"}
 	s.Shared[0].Namespace = "audit-ingress"
 	require.NoError(t, s.Validate())
-	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"})
+	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"}, "")
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = provision.Cleanup(context.Background(), cs, suiteLabel+"=yes", 2*time.Minute) })
 	require.NoError(t, provision.Create(ctx, cs, plan.List()))

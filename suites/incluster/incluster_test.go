@@ -48,7 +48,10 @@ func guideTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *s
 	s.Tenants[0].Namespaces = []string{"incluster-tenant-a"}
 	s.Tenants[1].Namespaces = []string{"incluster-tenant-b"}
 	s.Shared = nil
-	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"})
+	version, err := suitekit.Client(ctx, t).ServerVersion(ctx)
+	require.NoError(t, err)
+	// Pinned as tenantcheck's namespace layer asks, so the CronJob's run holds.
+	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"}, baseline.PSAVersionOf(version))
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = provision.Cleanup(context.Background(), cs, suiteLabel+"=yes", 2*time.Minute) })
 	require.NoError(t, provision.Create(ctx, cs, plan.List()))

@@ -14,15 +14,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 	"sigs.k8s.io/e2e-framework/support/kind"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
@@ -265,4 +268,21 @@ func Verdicts(r *model.Report) map[string]model.Verdict {
 		out[res.CheckID] = res.Verdict
 	}
 	return out
+}
+
+// DeployClusterRole is the ClusterRole deploy/base ships for the CronJob.
+func DeployClusterRole(t *testing.T) *rbacv1.ClusterRole {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(RepoRoot(), "deploy", "base", "rbac.yaml"))
+	if err != nil {
+		t.Fatalf("read deploy/base/rbac.yaml: %v", err)
+	}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var cr rbacv1.ClusterRole
+		if err := yaml.Unmarshal([]byte(doc), &cr); err == nil && cr.Kind == "ClusterRole" {
+			return &cr
+		}
+	}
+	t.Fatal("deploy/base/rbac.yaml has no ClusterRole")
+	return nil
 }

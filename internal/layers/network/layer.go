@@ -31,6 +31,7 @@ var permissions = []kube.Permission{
 	{Verb: "create", Resource: "pods"},
 	{Verb: "get", Resource: "pods"},
 	{Verb: "create", Resource: "pods", Subresource: "exec", Name: ClientPod},
+	{Verb: "get", Resource: "pods", Subresource: "exec", Name: ClientPod},
 	{Verb: "get", Resource: "serviceaccounts"},
 	{Verb: "create", Resource: "services"},
 	{Verb: "get", Resource: "services"},
