@@ -97,12 +97,12 @@ func WaitPodReady(ctx context.Context, cs kubernetes.Interface, ns, name string,
 			return false, nil
 		}
 		pod = p
+		why = NotReadyReason(p)
 		for _, c := range p.Status.ContainerStatuses {
 			if w := c.State.Waiting; w != nil && imageFailure[w.Reason] {
 				return false, fmt.Errorf("%s: %s", w.Reason, w.Message)
 			}
 		}
-		why = NotReadyReason(p)
 		return why == "", nil
 	})
 	if err != nil {
