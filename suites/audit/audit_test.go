@@ -37,7 +37,10 @@ func realTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *sp
 	s.Tenants[1].Namespaces = []string{"audit-tenant-b"}
 	s.Shared[0].Namespace = "audit-ingress"
 	require.NoError(t, s.Validate())
-	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"}, "")
+	version, err := suitekit.Client(ctx, t).ServerVersion(ctx)
+	require.NoError(t, err)
+	// Pinned as tenantcheck's namespace layer asks, so that layer holds too.
+	plan, err := baseline.ForSpec(s, map[string]string{suiteLabel: "yes"}, baseline.PSAVersionOf(version))
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = provision.Cleanup(context.Background(), cs, suiteLabel+"=yes", 2*time.Minute) })
 	require.NoError(t, provision.Create(ctx, cs, plan.List()))
