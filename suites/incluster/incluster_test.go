@@ -119,7 +119,7 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 
 			opts := suitekit.Options(t)
 			opts.Spec, opts.Mode = sp, model.ModeAudit
-			opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
+			opts.Layers = []model.Layer{model.LayerNamespace, model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC}
 			cli := suitekit.Execute(ctx, t, opts)
 			assert.Equal(t, verdicts(cli), verdicts(inCluster), "the Job and the CLI agree check by check")
 			for id, v := range verdicts(inCluster) {
