@@ -54,6 +54,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := ServeConfig{}
 	fs.IntVar(&cfg.Port, "port", ServePort, "TCP and UDP port")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 0, "serve a stand-in DNS resolver on this port (0: off)")
+	fs.StringVar(&cfg.Nonce, "nonce", "", "the run's nonce, written in the TCP greeting")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +99,7 @@ func connectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	fs.StringVar(&proto, "protocol", string(TCP), "tcp or udp")
 	fs.StringVar(&mode, "mode", string(Connect), "connect or dns")
 	fs.StringVar(&t.QueryName, "query", "", "name to ask in dns mode")
+	fs.StringVar(&t.Nonce, "nonce", "", "the greeting's nonce a TCP connect must read back (empty: any tenantcheck greeting)")
 	fs.DurationVar(&timeout, "timeout", defaultTimeout, "probe timeout")
 	if err := fs.Parse(args); err != nil {
 		return 2, err

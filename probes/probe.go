@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,7 +56,7 @@ func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
 	case t.Mode == DNS:
 		err = queryDNS(ctx, t.Protocol, hostport, t.QueryName)
 	case t.Protocol == TCP:
-		err = connectTCP(ctx, hostport)
+		err = connectTCP(ctx, hostport, t.Nonce)
 	case t.Protocol == UDP:
 		err = pingUDP(ctx, hostport)
 	default:
@@ -80,19 +81,26 @@ func resolve(ctx context.Context, host string) (string, error) {
 	return addrs[0], nil
 }
 
-// classify maps a probe error to an outcome. Every way the network can say
-// "no" actively (a TCP reset, an ICMP unreachable or prohibited) is Refused;
-// silence is Timeout.
+// classify maps a probe error to an outcome. An active "no" from the target
+// or its firewall (a TCP reset, an ICMP port unreachable) is Refused;
+// silence is Timeout; ICMP host unreachable or prohibited is Unreachable.
 func classify(err error) (Outcome, string) {
 	if err == nil {
 		return Connected, ""
 	}
 	var ne net.Error
+	var ie *interceptedError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
+	case errors.As(err, &ie):
+		return Intercepted, err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.ECONNRESET):
 		return Refused, err.Error()
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return Unreachable, err.Error()
+	case errors.Is(err, syscall.ENETUNREACH):
+		// The source has no route at all: its own network, not a policy.
+		return Other, "no route from the source (not a policy answer): " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
 		return Timeout, err.Error()
@@ -100,14 +108,56 @@ func classify(err error) (Outcome, string) {
 	return Other, err.Error()
 }
 
-func connectTCP(ctx context.Context, hostport string) error {
+// connectTCP connects and reads the target agent's greeting. A handshake
+// alone proves nothing under a sidecar proxy, which accepts every outbound
+// connect locally: without the greeting (closed, reset, silent or another
+// greeting) the connection was intercepted.
+func connectTCP(ctx context.Context, hostport, nonce string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetReadDeadline(dl)
+	}
+	got, err := readLine(c, 128)
+	switch {
+	case err == nil && nonce == "" && strings.HasPrefix(got, Greeting("")[:len("tenantcheck")]):
+		return nil
+	case err == nil && got == Greeting(nonce):
+		return nil
+	case err == nil:
+		return &interceptedError{fmt.Sprintf("handshake completed, but the greeting was %q, not %q", got, Greeting(nonce))}
+	}
+	return &interceptedError{fmt.Sprintf("handshake completed, but no greeting came: %v", err)}
 }
+
+// readLine reads up to a newline (included) or max bytes.
+func readLine(c net.Conn, max int) (string, error) {
+	buf := make([]byte, 0, max)
+	one := make([]byte, 1)
+	for len(buf) < max {
+		n, err := c.Read(one)
+		if n == 1 {
+			buf = append(buf, one[0])
+			if one[0] == '\n' {
+				return string(buf), nil
+			}
+		}
+		if err != nil {
+			return string(buf), err
+		}
+	}
+	return string(buf), nil
+}
+
+// interceptedError: the TCP handshake completed but the target agent did
+// not answer on it.
+type interceptedError struct{ detail string }
+
+func (e *interceptedError) Error() string { return "intercepted (sidecar/proxy?): " + e.detail }
 
 // pingUDP sends one datagram and waits for the agent's echo. Without an echo
 // there is no telling a drop from a slow server, so the agent always answers.

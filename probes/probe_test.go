@@ -228,8 +228,8 @@ func TestClassify(t *testing.T) {
 		{"nil is connected", nil, Connected},
 		{"ECONNREFUSED", opErr(syscall.ECONNREFUSED), Refused},
 		{"bare ECONNREFUSED", syscall.ECONNREFUSED, Refused},
-		{"EHOSTUNREACH", opErr(syscall.EHOSTUNREACH), Refused},
-		{"ENETUNREACH", opErr(syscall.ENETUNREACH), Refused},
+		{"EHOSTUNREACH", opErr(syscall.EHOSTUNREACH), Unreachable},
+		{"ENETUNREACH", opErr(syscall.ENETUNREACH), Other},
 		{"EACCES", opErr(syscall.EACCES), Refused},
 		{"EPERM", opErr(syscall.EPERM), Refused},
 		{"ECONNRESET", fmt.Errorf("read: %w", syscall.ECONNRESET), Refused},
@@ -248,7 +248,7 @@ func TestClassify(t *testing.T) {
 			if tt.err == nil {
 				assert.Empty(t, detail)
 			} else {
-				assert.Equal(t, tt.err.Error(), detail, "the detail is the raw error")
+				assert.Contains(t, detail, tt.err.Error(), "the detail keeps the raw error")
 			}
 		})
 	}

@@ -15,6 +15,8 @@ import (
 type ServeConfig struct {
 	Port    int // TCP and UDP
 	DNSPort int // 0: no stand-in resolver
+	// Nonce goes into the TCP greeting (see Greeting).
+	Nonce string
 }
 
 // Serve answers TCP connects and UDP pings on cfg.Port, and DNS queries on
@@ -46,7 +48,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		go func() { errc <- packetLoop(pc, udp) }()
 		return nil
 	}
-	if err := errors.Join(add("tcp", cfg.Port, greet, nil), add("udp", cfg.Port, nil, echo)); err != nil {
+	if err := errors.Join(add("tcp", cfg.Port, greeter(cfg.Nonce), nil), add("udp", cfg.Port, nil, echo)); err != nil {
 		return err
 	}
 	if cfg.DNSPort > 0 {
@@ -87,7 +89,12 @@ func packetLoop(pc net.PacketConn, handle func(net.PacketConn, []byte, net.Addr)
 	}
 }
 
-func greet(c net.Conn) { _, _ = c.Write([]byte("tenantcheck\n")) }
+// greeter writes the greeting and closes: a client that reads it knows it
+// reached this agent, not a proxy in between.
+func greeter(nonce string) func(net.Conn) {
+	msg := []byte(Greeting(nonce))
+	return func(c net.Conn) { _, _ = c.Write(msg) }
+}
 
 func echo(pc net.PacketConn, msg []byte, from net.Addr) {
 	if string(msg) == udpPing {

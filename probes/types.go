@@ -27,18 +27,37 @@ const (
 	DNS Mode = "dns"
 )
 
-// Outcome of one probe. Connected means the traffic got through; Refused and
-// Timeout mean it did not (an active reject, or silence); DNSError means the
-// target's name did not resolve, so nothing was sent; Other is anything else.
+// Outcome of one probe. Connected means the traffic got through: for TCP,
+// the target agent's greeting came back, not just a handshake; Refused and
+// Timeout mean it did not (an active reject, or silence); Intercepted means
+// something accepted the TCP connection but the target's greeting never
+// came (a sidecar or a transparent proxy answered in its place); DNSError
+// means the target's name did not resolve, so nothing was sent; Other is
+// anything else.
 type Outcome string
 
 const (
-	Connected Outcome = "connected"
-	Refused   Outcome = "refused"
-	Timeout   Outcome = "timeout"
-	DNSError  Outcome = "dns-error"
-	Other     Outcome = "other"
+	Connected   Outcome = "connected"
+	Refused     Outcome = "refused"
+	Timeout     Outcome = "timeout"
+	Intercepted Outcome = "intercepted"
+	// Unreachable: ICMP host unreachable or prohibited (EHOSTUNREACH): a
+	// rejecting firewall or a route that is down, which a probe alone
+	// cannot tell apart; judged like a timeout.
+	Unreachable Outcome = "unreachable"
+	DNSError    Outcome = "dns-error"
+	Other       Outcome = "other"
 )
+
+// Greeting is what the agent writes on every TCP connection it accepts:
+// "tenantcheck <nonce>\n". A run gives its servers and probes one nonce, so a
+// greeting from anything but the run's own agent is told apart.
+func Greeting(nonce string) string {
+	if nonce == "" {
+		return "tenantcheck\n"
+	}
+	return "tenantcheck " + nonce + "\n"
+}
 
 // Fixed ports the agent serves on in its pod.
 const (
@@ -57,6 +76,9 @@ type Target struct {
 	// QueryName is the name asked in DNS mode (default kubernetes.default.svc.cluster.local).
 	QueryName string `json:"queryName,omitempty"`
 	TimeoutMs int    `json:"timeoutMs,omitempty"`
+	// Nonce is the greeting a TCP connect must read back (see Greeting);
+	// empty accepts any tenantcheck greeting.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // Batch is the agent's input in batch mode.

@@ -49,6 +49,13 @@ const (
 	OutcomeDNSError Outcome = "dns-error"
 	// OutcomeOther: anything else (exec failed, bad request, agent crash...).
 	OutcomeOther Outcome = "other"
+	// OutcomeIntercepted: a TCP handshake completed but the target's
+	// greeting never came: a sidecar or proxy answered in its place.
+	OutcomeIntercepted Outcome = "intercepted"
+	// OutcomeUnreachable: an ICMP host unreachable or prohibited came back.
+	// A firewall that rejects this way and a route that is down look the
+	// same, so it is judged like a timeout (with controls, twice).
+	OutcomeUnreachable Outcome = "unreachable"
 )
 
 // ReachOf interprets the outcome of a connection probe.
@@ -68,7 +75,7 @@ func ReachOf(o Outcome) Reach {
 	switch o {
 	case OutcomeConnected:
 		return ReachAllowed
-	case OutcomeRefused, OutcomeTimeout:
+	case OutcomeRefused, OutcomeTimeout, OutcomeUnreachable:
 		return ReachBlocked
 	}
 	return ReachError

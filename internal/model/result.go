@@ -86,6 +86,10 @@ type Evidence struct {
 	// Repro is a command a person can paste, e.g.
 	// "kubectl exec -n ns pod -- /tenantcheck-probe connect ...".
 	Repro string `json:"repro,omitempty"`
+	// Verdict of this one item, when a check judges several (one network
+	// path among many): the report keeps the evidence of held paths too,
+	// and the text renderers show only the items that did not hold.
+	Verdict Verdict `json:"verdict,omitempty"`
 }
 
 // Check identifies one check and states its expectation; the layer packages

@@ -23,10 +23,26 @@ func writeDetail(b *bytes.Buffer, res model.Result, indent string) {
 	field("expected", orUnknown(res.Expected))
 	field("observed", orUnknown(res.Observed))
 	field("attempts", fmt.Sprintf("%d in %s", res.Attempts, res.Duration))
-	for i, ev := range res.Evidence {
-		fmt.Fprintf(b, "%sevidence %d/%d: %s\n", indent, i+1, len(res.Evidence), orUnknown(ev.Action))
+	shown := Shown(res.Evidence)
+	for i, ev := range shown {
+		fmt.Fprintf(b, "%sevidence %d/%d: %s\n", indent, i+1, len(shown), orUnknown(ev.Action))
 		writeEvidence(b, ev, indent+"  ")
 	}
+	if held := len(res.Evidence) - len(shown); held > 0 {
+		fmt.Fprintf(b, "%s(and the evidence of %d held item(s), in the JSON report)\n", indent, held)
+	}
+}
+
+// Shown is the evidence a text report prints for a result: every item but
+// those that held when the result judges several items.
+func Shown(evs []model.Evidence) []model.Evidence {
+	var out []model.Evidence
+	for _, ev := range evs {
+		if ev.Verdict != model.VerdictHeld {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // writeEvidence writes one piece of evidence, each line starting with indent.

@@ -103,8 +103,9 @@ func writeMarkdownFindings(b *bytes.Buffer, results []model.Result) {
 		fmt.Fprintf(b, "- **Expected:** %s\n", code(orUnknown(res.Expected)))
 		fmt.Fprintf(b, "- **Observed:** %s\n", code(orUnknown(res.Observed)))
 		fmt.Fprintf(b, "- **Attempts:** %d in %s\n", res.Attempts, res.Duration)
-		for i, ev := range res.Evidence {
-			fmt.Fprintf(b, "\n#### Evidence %d/%d: %s\n\n", i+1, len(res.Evidence), orUnknown(ev.Action))
+		shown := Shown(res.Evidence)
+		for i, ev := range shown {
+			fmt.Fprintf(b, "\n#### Evidence %d/%d: %s\n\n", i+1, len(shown), orUnknown(ev.Action))
 			writeMarkdownEvidence(b, ev)
 		}
 	}

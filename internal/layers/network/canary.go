@@ -29,13 +29,12 @@ var canaryCheck = model.Check{
 func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, labels map[string]string, from, to Peer, budget time.Duration) (model.Result, time.Duration) {
 	path := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
 		Host: to.Server.IP, Port: probes.ServePort, Protocol: probes.TCP, Via: model.ViaPodIP}
-	repro := pr.exec.ReproExec(from.Client.Namespace, from.Client.Name, ContainerName, agentArgs(path, pr.timeout))
+	repro := pr.exec.ReproExec(from.Client.Namespace, from.Client.Name, ContainerName, agentArgs(path, pr.timeout, pr.nonce))
 	obs := &Observation{Path: path}
 	probe := func() model.Reach {
 		start := time.Now()
 		r := pr.round(ctx, []Path{path})[path.Key()]
-		obs.Results = append(obs.Results, r)
-		obs.Duration += time.Since(start)
+		obs.add(len(obs.Results), start, r, time.Since(start))
 		return obs.Reach()
 	}
 	result := func(j model.Judgement) model.Result {
@@ -58,14 +57,32 @@ func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, labels map
 	if _, err := cs.NetworkingV1().NetworkPolicies(to.Namespace).Create(ctx, policy, metav1.CreateOptions{}); err != nil {
 		return result(model.Errored(fmt.Sprintf("create the canary policy: %v", err))), 0
 	}
+	// Enforced needs a refusal, or two timeouts in a row: on a CNI that
+	// drops, one timeout is also what a slow or briefly unready target
+	// looks like. The latency is measured to the first of them.
 	applied := time.Now()
+	var firstSilent time.Duration
 	for time.Since(applied) < budget && ctx.Err() == nil {
-		if probe() == model.ReachBlocked {
-			latency := time.Since(applied)
-			return result(model.Held(fmt.Sprintf("default-deny enforced %s after it was created", latency.Round(time.Millisecond)))), latency
+		since := time.Since(applied)
+		probe()
+		switch obs.Last().Outcome {
+		case probes.Refused:
+			return enforced(result, since)
+		case probes.Timeout:
+			if firstSilent > 0 {
+				return enforced(result, firstSilent)
+			}
+			firstSilent = since
+			continue // the next attempt at once: a timeout already waited
+		default:
+			firstSilent = 0
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return result(model.Broken(fmt.Sprintf("%s: a default-deny ingress policy in %s did not stop a connection from %s within %s",
 		NotEnforced, to.Namespace, from.Namespace, budget))), 0
+}
+
+func enforced(result func(model.Judgement) model.Result, latency time.Duration) (model.Result, time.Duration) {
+	return result(model.Held(fmt.Sprintf("default-deny enforced %s after it was created", latency.Round(time.Millisecond)))), latency
 }

@@ -34,7 +34,7 @@ const (
 // from, serving TCP and UDP (and DNS in the outsider, the stand-in
 // resolver), with a readiness probe on its port. It must run inside real
 // tenants, so it fits the guide's LimitRange and quota.
-func probePod(cfg layer.ProbeSettings, labels map[string]string, peer Peer, name string, serveDNS bool) *corev1.Pod {
+func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, peer Peer, name string, serveDNS bool) *corev1.Pod {
 	labels = maps.Clone(labels)
 	labels[labelRole] = name
 	if peer.Role == RoleTenant {
@@ -45,6 +45,9 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, peer Peer, name
 	pod := kube.RestrictedPod(kube.PodOptions{Namespace: peer.Namespace, Name: name, Image: cfg.Image,
 		PullPolicy: corev1.PullPolicy(cfg.PullPolicy), Labels: labels, Container: ContainerName, Resources: &res})
 	args := []string{"serve", "--port", strconv.Itoa(probes.ServePort)}
+	if nonce != "" {
+		args = append(args, "--nonce", nonce)
+	}
 	if serveDNS {
 		args = append(args, "--dns-port", strconv.Itoa(probes.ServeDNSPort))
 		// A safe, namespaced sysctl: lets the non-root agent bind port 53.
@@ -74,16 +77,16 @@ func probeService(labels map[string]string, peer Peer) *corev1.Service {
 
 // Deploy creates a server and a client pod and a Service in every peer's
 // namespace, waits until all are Ready, and fills in the addresses.
-func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, labels map[string]string, peers []Peer) ([]Peer, error) {
+func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, labels map[string]string, nonce string, peers []Peer) ([]Peer, error) {
 	cfg = cfg.WithDefaults()
 	var objs []runtime.Object
 	for _, p := range peers {
 		if err := provision.WaitServiceAccount(ctx, cs, p.Namespace, 60*time.Second); err != nil {
 			return nil, fmt.Errorf("namespace %s: default service account never appeared: %w", p.Namespace, err)
 		}
-		objs = append(objs, probeService(labels, p), probePod(cfg, labels, p, ServerPod, p.Role == RoleOutsider))
+		objs = append(objs, probeService(labels, p), probePod(cfg, labels, nonce, p, ServerPod, p.Role == RoleOutsider))
 		if p.Role != RoleCanary {
-			objs = append(objs, probePod(cfg, labels, p, ClientPod, false))
+			objs = append(objs, probePod(cfg, labels, nonce, p, ClientPod, false))
 		}
 	}
 	if err := provision.Create(ctx, cs, objs); err != nil {

@@ -15,6 +15,10 @@ import (
 // many more paths disagreed.
 const maxEvidence = 16
 
+// maxHeldEvidence bounds the evidence kept of held paths per check: every
+// attempt of every path is kept up to this many paths.
+const maxHeldEvidence = 64
+
 // judge compares each check's paths with what was observed. It is pure: the
 // observations are values, the expectation comes from the check.
 func judge(checks []Check, t *Topology, obs map[string]*Observation, repro func(Path) string, cause string) []model.Result {
@@ -32,7 +36,7 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 		return c.Result(model.Skipped("no path of this kind in the tenancy spec"))
 	}
 	counts := map[model.Verdict]int{}
-	var evidence []model.Evidence
+	var evidence, heldEvidence []model.Evidence
 	var firstBroken, firstError string
 	var total time.Duration
 	attempts := 0
@@ -43,11 +47,16 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 			firstError = "a path was never probed"
 			continue
 		}
-		j := model.JudgeReach(want, o.Reach(), controlOK(p, o, obs))
+		j := judgePath(want, o, obs)
 		counts[j.Verdict]++
 		attempts += len(o.Results)
 		total += o.Duration
 		if j.Verdict == model.VerdictHeld {
+			if len(heldEvidence) < maxHeldEvidence {
+				e := evidenceOf(p, o, repro(p))
+				e.Verdict = j.Verdict
+				heldEvidence = append(heldEvidence, e)
+			}
 			continue
 		}
 		line := fmt.Sprintf("%s -> %s %s", p.From.Display, p.To, describe(p))
@@ -58,7 +67,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 			firstError = line + ": " + j.Reason
 		}
 		if len(evidence) < maxEvidence {
-			evidence = append(evidence, evidenceOf(p, o, repro(p)))
+			e := evidenceOf(p, o, repro(p))
+			e.Verdict = j.Verdict
+			evidence = append(evidence, e)
 		}
 	}
 	n := len(paths)
@@ -78,20 +89,23 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	r := c.Result(j)
 	r.Expected = fmt.Sprintf("%s on all %d paths", want, n)
 	r.Observed = fmt.Sprintf("%d held, %d broken, %d error", counts[model.VerdictHeld], counts[model.VerdictBroken], counts[model.VerdictError])
-	r.Evidence = evidence
+	r.Evidence = append(evidence, heldEvidence...)
 	r.Attempts = attempts
 	r.Duration = model.Millis(total)
 	return r
 }
 
-// controlOK: a Blocked observation counts only when the target answered its
-// own namespace (or, for a resolver, a namespace without policy).
-func controlOK(p Path, o *Observation, obs map[string]*Observation) bool {
-	if p.Control == "" {
-		return o.Reach() == model.ReachAllowed
+// judgePath compares what a path's attempts proved (decide) with what the
+// check expects of it.
+func judgePath(want model.Reach, o *Observation, obs map[string]*Observation) model.Judgement {
+	d := decide(want, o, obs[o.Path.Control])
+	switch {
+	case d.reach == model.ReachError:
+		return model.Errored(d.why)
+	case d.reach == want:
+		return model.Held(fmt.Sprintf("%s as expected: %s", strings.ToLower(string(want)), d.why))
 	}
-	c := obs[p.Control]
-	return c != nil && c.Reach() == model.ReachAllowed
+	return model.Broken(fmt.Sprintf("%s, expected %s: %s", strings.ToLower(string(d.reach)), strings.ToLower(string(want)), d.why))
 }
 
 func describe(p Path) string {
@@ -104,7 +118,7 @@ func describe(p Path) string {
 func evidenceOf(p Path, o *Observation, repro string) model.Evidence {
 	outcomes := make([]string, len(o.Results))
 	for i, r := range o.Results {
-		outcomes[i] = string(r.Outcome)
+		outcomes[i] = fmt.Sprintf("round %d at %s: %s %.0fms", o.Rounds[i]+1, o.At[i].UTC().Format("15:04:05.000"), r.Outcome, r.LatencyMs)
 	}
 	last, _ := json.Marshal(o.Last())
 	to := p.To
@@ -125,14 +139,20 @@ func evidenceOf(p Path, o *Observation, repro string) model.Evidence {
 
 func net(p Path) string { return p.Host + ":" + strconv.Itoa(p.Port) }
 
-// agentArgs is the agent command line that reproduces one path.
-func agentArgs(p Path, timeout time.Duration) []string {
+// agentArgs is the agent command line that reproduces one path; a TCP
+// connect names the run's nonce, so the repro too tells the target agent's
+// greeting from a proxy's.
+func agentArgs(p Path, timeout time.Duration, nonce string) []string {
 	mode := p.Mode
 	if mode == "" {
 		mode = probes.Connect
 	}
-	return []string{probes.AgentPath, "connect", "--host", p.Host, "--port", strconv.Itoa(p.Port),
+	args := []string{probes.AgentPath, "connect", "--host", p.Host, "--port", strconv.Itoa(p.Port),
 		"--protocol", string(p.Protocol), "--mode", string(mode), "--timeout", timeout.String()}
+	if nonce != "" && p.Protocol == probes.TCP && mode == probes.Connect {
+		args = append(args, "--nonce", nonce)
+	}
+	return args
 }
 
 // matrices lays the connect paths of every check out as reachability

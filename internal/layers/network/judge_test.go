@@ -11,25 +11,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/report"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
 func testRepro(p Path) string {
 	return "kubectl exec -n " + p.FromPod.Namespace + " " + p.FromPod.Name + " -c " + ContainerName + " -- " +
-		strings.Join(agentArgs(p, time.Second), " ")
+		strings.Join(agentArgs(p, time.Second, ""), " ")
 }
 
 func observed(p Path, outcomes ...probes.Outcome) *Observation {
-	o := &Observation{Path: p, Duration: time.Duration(len(outcomes)) * 10 * time.Millisecond}
-	for _, out := range outcomes {
-		o.Results = append(o.Results, probes.Result{Target: p.Target(1000), Outcome: out, LatencyMs: 1, Detail: "detail of " + string(out)})
+	o := &Observation{Path: p}
+	start := time.Date(2026, 12, 2, 22, 0, 0, 0, time.UTC)
+	for i, out := range outcomes {
+		o.add(i, start.Add(time.Duration(i)*time.Second), probes.Result{Target: p.Target(1000), Outcome: out, LatencyMs: 1, Detail: "detail of " + string(out)}, 10*time.Millisecond)
 	}
 	return o
 }
 
 // baselineObs is what a cluster that enforces the baseline shows: every
-// planned path as its expectation says, blocked TCP refused and blocked UDP
-// silent.
+// planned path as its expectation says, blocked TCP refused in round 1 and
+// blocked UDP silent in rounds 1 and 2, with every control connecting in
+// both rounds.
 func baselineObs(t *testing.T, top *Topology) map[string]*Observation {
 	t.Helper()
 	paths, want := plan(top)
@@ -37,11 +40,11 @@ func baselineObs(t *testing.T, top *Topology) map[string]*Observation {
 	for _, p := range paths {
 		switch {
 		case want[p.Key()] == model.ReachAllowed:
-			obs[p.Key()] = observed(p, probes.Connected)
+			obs[p.Key()] = observed(p, probes.Connected, probes.Connected)
 		case p.Protocol == probes.TCP:
 			obs[p.Key()] = observed(p, probes.Refused)
 		default:
-			obs[p.Key()] = observed(p, probes.Timeout)
+			obs[p.Key()] = observed(p, probes.Timeout, probes.Timeout)
 		}
 	}
 	return obs
@@ -72,9 +75,14 @@ func TestJudgeBaselineHolds(t *testing.T) {
 			assert.Equal(t, "all "+strconv.Itoa(n)+" paths "+strings.ToLower(string(c.Expected.Reach)), r.Reason)
 			assert.Equal(t, string(c.Expected.Reach)+" on all "+strconv.Itoa(n)+" paths", r.Expected)
 			assert.Equal(t, strconv.Itoa(n)+" held, 0 broken, 0 error", r.Observed)
-			assert.Empty(t, r.Evidence, "a held check needs no evidence")
-			assert.Equal(t, n, r.Attempts)
-			assert.Equal(t, model.Millis(time.Duration(n)*10*time.Millisecond), r.Duration)
+			require.Len(t, r.Evidence, n, "every path's attempts are kept, held or not")
+			attempts := 0
+			for _, ev := range r.Evidence {
+				assert.Equal(t, model.VerdictHeld, ev.Verdict)
+				attempts += ev.Attempts
+			}
+			assert.Equal(t, attempts, r.Attempts)
+			assert.Equal(t, model.Millis(time.Duration(attempts)*10*time.Millisecond), r.Duration)
 			assert.NoError(t, r.Validate())
 		})
 	}
@@ -89,10 +97,11 @@ func TestJudgeCrossTenantLeak(t *testing.T) {
 	got := resultsByID(judge(Checks, top, obs, testRepro, ""))
 	r := got["network/cross-tenant-tcp"]
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
-	assert.Equal(t, "1 of 6 paths broken, e.g. tenant-a -> tenant-b TCP/8080 via pod IP: allowed, expected blocked", r.Reason)
+	assert.Equal(t, "1 of 6 paths broken, e.g. tenant-a -> tenant-b TCP/8080 via pod IP: allowed, expected blocked: connected in round 1 of 3", r.Reason)
 	assert.Equal(t, "5 held, 1 broken, 0 error", r.Observed)
 	assert.Equal(t, 5+3, r.Attempts, "every attempt counts, retries included")
-	require.Len(t, r.Evidence, 1)
+	require.Len(t, r.Evidence, 6, "the leak first, then the held paths")
+	assert.Equal(t, model.VerdictBroken, r.Evidence[0].Verdict)
 	ev := r.Evidence[0]
 	assert.Equal(t, testRepro(leak), ev.Repro)
 	assert.Contains(t, ev.Repro, "kubectl exec -n tenant-a-x1 tc-probe-client -c probe -- /tenantcheck-probe connect --host 10.244.0.21 --port 8080 --protocol tcp --mode connect --timeout 1s")
@@ -102,7 +111,7 @@ func TestJudgeCrossTenantLeak(t *testing.T) {
 	assert.Equal(t, model.OutcomeConnected, ev.Outcome)
 	assert.Equal(t, 3, ev.Attempts)
 	assert.Equal(t, model.Millis(30*time.Millisecond), ev.Duration)
-	assert.True(t, strings.HasPrefix(ev.Raw, "attempts: connected, connected, connected; last: {"), ev.Raw)
+	assert.True(t, strings.HasPrefix(ev.Raw, "attempts: round 1 at 22:00:00.000: connected 1ms, round 2 at 22:00:01.000: connected 1ms, round 3 at 22:00:02.000: connected 1ms; last: {"), ev.Raw)
 	var last probes.Result
 	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(ev.Raw, "last: ", 2)[1]), &last), "the last attempt is kept as JSON")
 	assert.Equal(t, probes.Connected, last.Outcome)
@@ -131,28 +140,28 @@ func TestJudgeErrors(t *testing.T) {
 				obs[leak.Key()] = observed(leak, probes.Refused)
 				obs[leak.Control] = observed(obs[leak.Control].Path, probes.Timeout)
 			},
-			reason: model.ReasonControlFailed, checkID: "network/cross-tenant-tcp",
+			reason: ReasonControlUnreachable, checkID: "network/cross-tenant-tcp",
 		},
 		{
 			name: "blocked while the control was never probed",
 			mutate: func(obs map[string]*Observation) {
 				delete(obs, leak.Control)
 			},
-			reason: model.ReasonControlFailed, checkID: "network/cross-tenant-tcp",
+			reason: ReasonControlUnreachable, checkID: "network/cross-tenant-tcp",
 		},
 		{
 			name: "blocked while the control's exec failed",
 			mutate: func(obs map[string]*Observation) {
 				obs[leak.Control] = observed(obs[leak.Control].Path, probes.Other)
 			},
-			reason: model.ReasonControlFailed, checkID: "network/cross-tenant-tcp",
+			reason: ReasonControlUnreachable, checkID: "network/cross-tenant-tcp",
 		},
 		{
 			name: "exec failure",
 			mutate: func(obs map[string]*Observation) {
 				obs[leak.Key()] = observed(leak, probes.Other, probes.Other)
 			},
-			reason: model.ReasonProbeError, checkID: "network/cross-tenant-tcp",
+			reason: "no attempt gave an answer (last: other: detail of other)", checkID: "network/cross-tenant-tcp",
 		},
 		{
 			name: "name did not resolve",
@@ -162,7 +171,7 @@ func TestJudgeErrors(t *testing.T) {
 				})
 				obs[p.Key()] = observed(p, probes.DNSError)
 			},
-			reason: model.ReasonProbeError, checkID: "network/cross-tenant-udp",
+			reason: "no attempt gave an answer (last: dns-error", checkID: "network/cross-tenant-udp",
 		},
 		{
 			name:   "a path never probed",
@@ -177,7 +186,7 @@ func TestJudgeErrors(t *testing.T) {
 				})
 				obs[p.Control] = observed(obs[p.Control].Path, probes.Timeout)
 			},
-			reason: model.ReasonControlFailed, checkID: "network/dns-other-resolver-denied",
+			reason: ReasonControlUnreachable, checkID: "network/dns-other-resolver-denied",
 		},
 	}
 	for _, tt := range tests {
@@ -207,7 +216,8 @@ func TestJudgeBrokenBeatsError(t *testing.T) {
 	r := resultsByID(judge(Checks, top, obs, testRepro, ""))["network/cross-tenant-tcp"]
 	assert.Equal(t, model.VerdictBroken, r.Verdict, "a proven leak is reported even when another path errs")
 	assert.Equal(t, "4 held, 1 broken, 1 error", r.Observed)
-	assert.Len(t, r.Evidence, 2, "both disagreeing paths carry evidence")
+	require.Len(t, r.Evidence, 6, "every path carries evidence")
+	assert.Len(t, report.Shown(r.Evidence), 2, "the text report shows both disagreeing paths")
 }
 
 func TestJudgeCause(t *testing.T) {
@@ -296,9 +306,9 @@ func TestDescribe(t *testing.T) {
 func TestAgentArgs(t *testing.T) {
 	p := Path{Host: "10.96.0.10", Port: 53, Protocol: probes.UDP, Mode: probes.DNS}
 	assert.Equal(t, []string{probes.AgentPath, "connect", "--host", "10.96.0.10", "--port", "53", "--protocol", "udp", "--mode", "dns", "--timeout", "1.5s"},
-		agentArgs(p, 1500*time.Millisecond))
+		agentArgs(p, 1500*time.Millisecond, ""))
 	p.Mode = ""
-	assert.Contains(t, agentArgs(p, time.Second), "connect", "an empty mode is connect")
+	assert.Contains(t, agentArgs(p, time.Second, ""), "connect", "an empty mode is connect")
 }
 
 func TestMatrices(t *testing.T) {

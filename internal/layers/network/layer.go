@@ -52,7 +52,7 @@ type DNSSpec struct{ Namespace, Service string }
 
 func run(ctx context.Context, env *layer.Env) layer.Output {
 	out := Run(ctx, env.Client, Input{
-		Peers: Peers(env.Roster), DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say,
+		Peers: Peers(env.Roster), DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say, Nonce: env.RunID,
 	})
 	return layer.Output{
 		Results: out.Results, Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
@@ -83,6 +83,9 @@ type Input struct {
 	DNS    DNSSpec
 	Probe  layer.ProbeSettings
 	Labels map[string]string
+	// Nonce goes into every probe server's TCP greeting, and every TCP
+	// connect must read it back (a sidecar's handshake is not a connection).
+	Nonce string
 	// Say reports progress; nil is quiet.
 	Say func(format string, args ...any)
 }
@@ -110,7 +113,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	out := &Output{}
 	start := time.Now()
 	say("network: deploying probe pods in %d namespaces", len(in.Peers))
-	peers, err := Deploy(ctx, cs, cfg, in.Labels, in.Peers)
+	peers, err := Deploy(ctx, cs, cfg, in.Labels, in.Nonce, in.Peers)
 	out.DeployTime = time.Since(start)
 	say("network: probe pods ready in %.1fs", out.DeployTime.Seconds())
 	if err != nil {
@@ -126,7 +129,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	out.Topology = t
 	start = time.Now()
-	pr := &prober{exec: c, timeout: cfg.ProbeTimeout}
+	pr := &prober{exec: c, timeout: cfg.ProbeTimeout, nonce: in.Nonce}
 
 	var results []model.Result
 	cause := ""
@@ -145,7 +148,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	say("network: probing %d paths from %d pods", len(paths), len(t.Peers)-1)
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
-		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout))
+		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout, in.Nonce))
 	}
 	results = append(results, judge(Checks, t, obs, repro, cause)...)
 	if t.DNS.ServiceIP == "" {

@@ -20,22 +20,62 @@ type Execer interface {
 
 // Observation is what the probes saw of one path over all its attempts.
 type Observation struct {
-	Path     Path
-	Results  []probes.Result // one per attempt, in order
+	Path    Path
+	Results []probes.Result // one per attempt, in order
+	// Rounds and At say in which round (0-based) and when each attempt ran:
+	// a block counts only in a round in which the path's control connected.
+	Rounds   []int
+	At       []time.Time
 	Duration time.Duration
+	// decision is what all attempts together say (see decide); nil until
+	// the observation is settled.
+	decision *decision
 }
 
-// Last is the final result: the one the verdict rests on.
+// Last is the final attempt's result.
 func (o *Observation) Last() probes.Result { return o.Results[len(o.Results)-1] }
 
-// Reach is what the final attempt says about the path.
-func (o *Observation) Reach() model.Reach { return model.ReachOf(model.Outcome(o.Last().Outcome)) }
+// Reach is what the path's attempts prove together, once settled; before
+// that, what its last attempt says.
+func (o *Observation) Reach() model.Reach {
+	if o.decision != nil {
+		return o.decision.reach
+	}
+	return model.ReachOf(model.Outcome(o.Last().Outcome))
+}
+
+// Why explains Reach in words ("" before the observation is settled).
+func (o *Observation) Why() string {
+	if o.decision != nil {
+		return o.decision.why
+	}
+	return ""
+}
+
+// connectedIn reports whether an attempt in round connected.
+func (o *Observation) connectedIn(round int) bool {
+	for i, r := range o.Results {
+		if o.Rounds[i] == round && r.Outcome == probes.Connected {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Observation) add(round int, at time.Time, r probes.Result, took time.Duration) {
+	o.Results = append(o.Results, r)
+	o.Rounds = append(o.Rounds, round)
+	o.At = append(o.At, at)
+	o.Duration += took
+}
 
 // prober runs rounds of probes: one exec per source pod per round, the
 // targets of each pod probed concurrently inside the agent.
 type prober struct {
 	exec    Execer
 	timeout time.Duration
+	// nonce is the run's: TCP connects must read it in the target's greeting.
+	nonce string
 }
 
 // round probes paths and returns one result per path key.
@@ -75,7 +115,11 @@ func (p *prober) batch(ctx context.Context, pod Pod, paths []Path) map[string]pr
 	for _, path := range paths {
 		if !seen[path.Key()] {
 			seen[path.Key()] = true
-			b.Targets = append(b.Targets, path.Target(ms))
+			t := path.Target(ms)
+			if t.Protocol == probes.TCP && t.Mode != probes.DNS {
+				t.Nonce = p.nonce
+			}
+			b.Targets = append(b.Targets, t)
 		}
 	}
 	in, _ := json.Marshal(b)
@@ -106,24 +150,28 @@ func (p *prober) batch(ctx context.Context, pod Pod, paths []Path) map[string]pr
 	return out
 }
 
-// observe probes every path once, then re-probes those that disagree with
-// their expectation (want) up to retries more times, interval apart. Every
-// attempt is kept, so the evidence shows a flaky path for what it is.
+// observe probes every path once, then re-probes, together with their
+// controls, the paths not yet settled (see decide), up to retries more
+// rounds, interval apart. Every attempt is kept with its round and time,
+// and at the end every observation with an expectation is settled.
 func (p *prober) observe(ctx context.Context, paths []Path, want map[string]model.Reach, retries int, interval time.Duration) map[string]*Observation {
 	obs := map[string]*Observation{}
+	byKey := map[string]Path{}
+	for _, path := range paths {
+		byKey[path.Key()] = path
+	}
 	todo := dedupe(paths) // a path listed twice is still one attempt per round
-	for attempt := 0; attempt <= retries && len(todo) > 0; attempt++ {
-		if attempt > 0 {
+	for round := 0; round <= retries && len(todo) > 0; round++ {
+		if round > 0 {
 			select {
 			case <-ctx.Done():
-				return obs
+				return settle(obs, want)
 			case <-time.After(interval):
 			}
 		}
-		start := time.Now()
+		at := time.Now()
 		res := p.round(ctx, todo)
-		took := time.Since(start)
-		var again []Path
+		took := time.Since(at)
 		for _, path := range todo {
 			k := path.Key()
 			o := obs[k]
@@ -131,13 +179,31 @@ func (p *prober) observe(ctx context.Context, paths []Path, want map[string]mode
 				o = &Observation{Path: path}
 				obs[k] = o
 			}
-			o.Results = append(o.Results, res[k])
-			o.Duration += took
-			if w, ok := want[k]; ok && o.Reach() != w {
-				again = append(again, path)
+			o.add(round, at, res[k], took)
+		}
+		var again []Path
+		for _, path := range todo {
+			w, ok := want[path.Key()]
+			if !ok || decide(w, obs[path.Key()], obs[path.Control]).settled {
+				continue
+			}
+			again = append(again, path)
+			if c, ok := byKey[path.Control]; ok {
+				again = append(again, c) // the control is tried in the same round
 			}
 		}
 		todo = dedupe(again)
+	}
+	return settle(obs, want)
+}
+
+// settle records each observation's decision.
+func settle(obs map[string]*Observation, want map[string]model.Reach) map[string]*Observation {
+	for k, o := range obs {
+		if w, ok := want[k]; ok {
+			d := decide(w, o, obs[o.Path.Control])
+			o.decision = &d
+		}
 	}
 	return obs
 }

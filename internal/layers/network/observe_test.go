@@ -103,56 +103,90 @@ func outcomes(o *Observation) []probes.Outcome {
 	return out
 }
 
-func TestObserveRetries(t *testing.T) {
+// controlOf is the control path of p in top (the target from its own
+// namespace).
+func controlOf(top *Topology, p Path) Path {
+	for _, peer := range top.Peers {
+		if peer.Server.String() == p.ToPod {
+			return serverPath(top, peer, peer, p.Protocol, p.Via)
+		}
+	}
+	panic("no control for " + p.Key())
+}
+
+// TestObserveRounds: a path is re-probed, with its control in the same
+// round, until what its attempts prove is settled (decide), at most
+// 1+retries rounds; every attempt is kept with its round.
+func TestObserveRounds(t *testing.T) {
 	top := testTopology()
-	a, b := top.Peers[0], top.Peers[1]
-	same := serverPath(top, a, a, probes.TCP, model.ViaPodIP)       // want Allowed
-	cross := serverPath(top, a, b, probes.TCP, model.ViaPodIP)      // want Blocked
-	crossUDP := serverPath(top, b, a, probes.UDP, model.ViaPodIP)   // want Blocked
-	flaky := serverPath(top, b, a, probes.TCP, model.ViaServiceIP)  // want Blocked
-	down := serverPath(top, b, b, probes.UDP, model.ViaPodIP)       // want Allowed
-	free := serverPath(top, a, b, probes.UDP, model.ViaServiceIP)   // no expectation
-	paths := []Path{same, cross, crossUDP, flaky, down, free, same} // same twice: probed once
-	want := map[string]model.Reach{
-		same.Key(): model.ReachAllowed, cross.Key(): model.ReachBlocked, crossUDP.Key(): model.ReachBlocked,
-		flaky.Key(): model.ReachBlocked, down.Key(): model.ReachAllowed,
+	a, b, sh := top.Peers[0], top.Peers[1], top.Peers[2]
+	same := serverPath(top, a, a, probes.TCP, model.ViaPodIP)         // a control: want Allowed
+	leak := serverPath(top, a, b, probes.TCP, model.ViaPodIP)         // want Blocked
+	dropped := serverPath(top, b, a, probes.UDP, model.ViaPodIP)      // want Blocked
+	flaky := serverPath(top, b, a, probes.TCP, model.ViaServiceIP)    // want Blocked
+	lateCtl := serverPath(top, a, b, probes.UDP, model.ViaServiceIP)  // want Blocked
+	refusedOnce := serverPath(top, sh, a, probes.TCP, model.ViaPodIP) // want Blocked
+	down := serverPath(top, b, b, probes.TCP, model.ViaServiceName)   // a control that never answers
+	free := serverPath(top, a, b, probes.UDP, model.ViaServiceName)   // no expectation
+	paths := []Path{same, leak, dropped, flaky, lateCtl, refusedOnce, down, free, same}
+	want := map[string]model.Reach{same.Key(): model.ReachAllowed, down.Key(): model.ReachAllowed}
+	for _, p := range []Path{leak, dropped, flaky, lateCtl, refusedOnce} {
+		want[p.Key()] = model.ReachBlocked
+		c := controlOf(top, p)
+		paths = append(paths, c)
+		want[c.Key()] = model.ReachAllowed
 	}
 	const retries = 3
-	tests := []struct {
-		name   string
-		path   Path
-		script []probes.Outcome
-		want   []probes.Outcome
-	}{
-		{"agreeing path probed once", same, []probes.Outcome{probes.Connected}, []probes.Outcome{probes.Connected}},
-		{"agreeing blocked path probed once", crossUDP, []probes.Outcome{probes.Timeout}, []probes.Outcome{probes.Timeout}},
-		{"leak re-probed and every attempt kept", cross, []probes.Outcome{probes.Connected},
-			[]probes.Outcome{probes.Connected, probes.Connected, probes.Connected, probes.Connected}},
-		{"flaky path stops once it agrees", flaky, []probes.Outcome{probes.Connected, probes.Timeout, probes.Refused},
-			[]probes.Outcome{probes.Connected, probes.Timeout}},
-		{"server down re-probed", down, []probes.Outcome{probes.Timeout, probes.Refused},
-			[]probes.Outcome{probes.Timeout, probes.Refused, probes.Refused, probes.Refused}},
-		{"no expectation, no retry", free, []probes.Outcome{probes.Refused}, []probes.Outcome{probes.Refused}},
-	}
-	ex := &scriptedExec{script: map[string][]probes.Outcome{}}
-	for _, tt := range tests {
-		ex.script[tt.path.Key()] = tt.script
-	}
+	ex := &scriptedExec{script: map[string][]probes.Outcome{
+		leak.Key():                    {probes.Connected, probes.Timeout},
+		dropped.Key():                 {probes.Timeout},
+		flaky.Key():                   {probes.Timeout, probes.Connected, probes.Refused},
+		lateCtl.Key():                 {probes.Timeout},
+		controlOf(top, lateCtl).Key(): {probes.Timeout, probes.Connected},
+		refusedOnce.Key():             {probes.Refused},
+		down.Key():                    {probes.Timeout, probes.Refused},
+		free.Key():                    {probes.Refused},
+	}}
 	pr := &prober{exec: ex, timeout: 700 * time.Millisecond}
 	obs := pr.observe(context.Background(), paths, want, retries, time.Millisecond)
 
-	require.Len(t, obs, 6, "one observation per distinct path")
+	tests := []struct {
+		name  string
+		path  Path
+		want  []probes.Outcome
+		reach model.Reach
+	}{
+		{"a control that connects is probed once", same, []probes.Outcome{probes.Connected}, model.ReachAllowed},
+		{"a connection once is a leak, whatever follows: not re-probed", leak, []probes.Outcome{probes.Connected}, model.ReachAllowed},
+		{"a dropped path needs two timeouts", dropped, []probes.Outcome{probes.Timeout, probes.Timeout}, model.ReachBlocked},
+		{"a timeout then a connection is a leak", flaky, []probes.Outcome{probes.Timeout, probes.Connected}, model.ReachAllowed},
+		{"timeouts count only in rounds the control connected", lateCtl, []probes.Outcome{probes.Timeout, probes.Timeout, probes.Timeout}, model.ReachBlocked},
+		{"one refusal with the control up is a block", refusedOnce, []probes.Outcome{probes.Refused}, model.ReachBlocked},
+		{"a control that never answers is tried every round, then Error", down,
+			[]probes.Outcome{probes.Timeout, probes.Refused, probes.Refused, probes.Refused}, model.ReachError},
+		{"no expectation, no retry", free, []probes.Outcome{probes.Refused}, model.ReachBlocked},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := obs[tt.path.Key()]
 			require.NotNil(t, o)
-			assert.Equal(t, tt.path.Key(), o.Path.Key())
 			assert.Equal(t, tt.want, outcomes(o))
 			assert.Equal(t, len(tt.want), ex.probed(tt.path.Key()), "probes sent for this path")
-			assert.Equal(t, tt.want[len(tt.want)-1], o.Last().Outcome, "the verdict rests on the last attempt")
+			assert.Equal(t, tt.reach, o.Reach(), o.Why())
+			require.Len(t, o.Rounds, len(o.Results))
+			require.Len(t, o.At, len(o.Results))
+			for i := range o.Rounds {
+				if i > 0 {
+					assert.Greater(t, o.Rounds[i], o.Rounds[i-1], "one attempt per round")
+				}
+			}
 			assert.Positive(t, o.Duration)
 		})
 	}
+	ctl := obs[controlOf(top, lateCtl).Key()]
+	assert.Equal(t, []probes.Outcome{probes.Timeout, probes.Connected, probes.Connected}, outcomes(ctl),
+		"the control is re-probed in the same rounds as its path")
+	assert.Equal(t, obs[lateCtl.Key()].Rounds, ctl.Rounds)
 
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
@@ -169,9 +203,6 @@ func TestObserveRetries(t *testing.T) {
 			assert.True(t, strings.HasPrefix(tg.ID, c.Namespace+"/"+c.Pod+">"), "%s runs in its source pod %s/%s", tg.ID, c.Namespace, c.Pod)
 		}
 	}
-	// Round 1: both client pods; rounds 2-4: only the pods with a path
-	// still disagreeing (tenant-a's leak, tenant-b's down server).
-	assert.Len(t, ex.calls, 2+3*2, "one exec per source pod per round")
 }
 
 func TestObserveExecFailure(t *testing.T) {
@@ -195,7 +226,9 @@ func TestObserveExecFailure(t *testing.T) {
 		failPods: map[string]error{a.Client.String(): errors.New("command terminated with exit code 137")},
 	}
 	pr := &prober{exec: ex, timeout: time.Second}
-	obs := pr.observe(context.Background(), append(fromA, fromB), want, 2, time.Millisecond)
+	ctlB := controlOf(top, fromB) // runs in tenant-a's client pod: its exec fails too
+	want[ctlB.Key()] = model.ReachAllowed
+	obs := pr.observe(context.Background(), append(fromA, fromB, ctlB), want, 2, time.Millisecond)
 
 	for _, p := range fromA {
 		o := obs[p.Key()]
@@ -210,7 +243,9 @@ func TestObserveExecFailure(t *testing.T) {
 		}
 		assert.Equal(t, model.ReachError, o.Reach())
 	}
-	assert.Equal(t, []probes.Outcome{probes.Refused}, outcomes(obs[fromB.Key()]), "another pod's batch is unaffected")
+	assert.Equal(t, []probes.Outcome{probes.Refused, probes.Refused, probes.Refused}, outcomes(obs[fromB.Key()]),
+		"another pod's batch still runs; its path is re-probed since its control (from the failing pod) never answered")
+	assert.Equal(t, model.ReachError, obs[fromB.Key()].Reach(), "a refusal without a working control is no block")
 }
 
 func TestBatchBadAnswers(t *testing.T) {
