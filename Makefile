@@ -31,14 +31,30 @@ unit:
 live-cluster:
 	cd hack/localcluster && go test -count=1 -timeout 60m -v -run 'TestLive' .
 
-live-suites: cluster-up
-	rc=0; PATH=$(CACHE)/bin/kubernetes-v1.37.2:$$PATH KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1 go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
+## Every suite runs with denied connections rejected (kube-router's way),
+## then the suites that probe the network again with them dropped (as on
+## Calico, Cilium, kindnetd: DENY=drop).
+SUITE_ENV := PATH=$(CACHE)/bin/kubernetes-v1.37.2:$$PATH KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_LOCAL_CLUSTER=1
+DROP_SUITES := ./suites/network/ ./suites/audit/
+live-suites:
+	$(MAKE) --no-print-directory cluster-up DENY=reject
+	rc=0; $(SUITE_ENV) TENANTCHECK_DENY=reject go test -p 1 -count=1 -timeout 30m -v ./suites/... || rc=$$?; \
+	  if $(MAKE) --no-print-directory cluster-up DENY=drop; then \
+	    $(SUITE_ENV) TENANTCHECK_DENY=drop go test -p 1 -count=1 -timeout 20m -v $(DROP_SUITES) || rc=$$?; \
+	  else rc=1; fi; \
 	  $(MAKE) --no-print-directory cluster-down cluster-verify-clean; exit $$rc
 
 ## bench: a full network-layer run split into phases next to its floor, and the
 ## three API layers (Pod Security, quota, RBAC) for two tenants.
-bench: cluster-up
-	KUBECONFIG=$(LOCAL_KUBECONFIG) go test -p 1 -count=1 -run '^$$' -bench . -benchtime 3x ./suites/...
+## Then, in each DENY mode, 20 baseline runs must show 0 Broken and 0 Error.
+bench:
+	$(MAKE) --no-print-directory cluster-up DENY=reject
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=reject go test -p 1 -count=1 -run '^$$' -bench 'NetworkLayer|APILayers' -benchtime 3x ./suites/...
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=reject go test -count=1 -run '^$$' -bench BaselineTally -benchtime 20x -timeout 30m ./suites/network/
+	$(MAKE) --no-print-directory cluster-up DENY=drop
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench NetworkLayer -benchtime 3x ./suites/network/
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench BaselineTally -benchtime 20x -timeout 30m ./suites/network/
+	$(MAKE) --no-print-directory cluster-up DENY=reject
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck

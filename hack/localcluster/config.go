@@ -61,6 +61,9 @@ type config struct {
 	Profile    string
 	K8sVersion string
 	NoPSA      bool // run kube-apiserver without the PodSecurity admission plugin
+	// Deny: how denied connections fail, reject (kube-router's way) or drop
+	// (as on Calico, Cilium, kindnetd); see deny.go.
+	Deny string
 	// Flux: install kustomize-controller and the Flux CRDs (FLUX=0 removes
 	// them), with the guide's lockdown flags unless FLUX_LOCKDOWN=0.
 	Flux         bool
@@ -90,6 +93,12 @@ func (c *config) validate() error {
 	}
 	if c.Profile != profileEnforcing && c.Profile != profileUnenforced {
 		return fmt.Errorf("unknown PROFILE %q: use %s or %s", c.Profile, profileEnforcing, profileUnenforced)
+	}
+	if c.Deny == "" {
+		c.Deny = denyReject
+	}
+	if c.Deny != denyReject && c.Deny != denyDrop {
+		return fmt.Errorf("unknown DENY %q: use %s or %s", c.Deny, denyReject, denyDrop)
 	}
 	return nil
 }
@@ -127,6 +136,7 @@ func parseFlags(args []string) (string, *config, error) {
 	fs.StringVar(&c.RepoRoot, "repo", envOr("TENANTCHECK_REPO", "../.."), "tenantcheck checkout, for the probe image")
 	fs.StringVar(&c.Profile, "profile", envOr("PROFILE", profileEnforcing), "enforcing or unenforced [PROFILE]")
 	fs.StringVar(&c.K8sVersion, "k8s-version", envOr("K8S_VERSION", defaultK8sVersion), "Kubernetes version [K8S_VERSION]")
+	fs.StringVar(&c.Deny, "deny", envOr("DENY", denyReject), "how denied connections fail: reject (refused at once) or drop (time out, as on Calico) [DENY]")
 	fs.BoolVar(&c.NoPSA, "no-psa", os.Getenv("NO_PSA") == "1", "run the API server without PodSecurity admission [NO_PSA=1]")
 	fs.BoolVar(&c.Flux, "flux", os.Getenv("FLUX") != "0", "install Flux's kustomize-controller; false removes it [FLUX=0]")
 	fs.BoolVar(&c.FluxLockdown, "flux-lockdown", os.Getenv("FLUX_LOCKDOWN") != "0",

@@ -211,14 +211,17 @@ func selfCheck(ctx context.Context, c *config, b binaries, s *steps) error {
 		s.say("self-check: default-deny ingress is NOT enforced (profile unenforced, as asked)")
 		return nil
 	}
+	want := deniedOutcome(c)
+	var last string
 	err = poll(ctx, 100*time.Millisecond, 30*time.Second, "default-deny enforcement", func(context.Context) (bool, error) {
 		o, err := probe("--host", ip, "--port", "8080", "--timeout", "500ms")
-		return err == nil && (o == "refused" || o == "timeout"), err
+		last = o
+		return err == nil && o == want, err
 	})
 	if err != nil {
-		return fmt.Errorf("self-check: default-deny ingress did not block a cross-namespace connect: %w", err)
+		return fmt.Errorf("self-check: default-deny ingress did not make a cross-namespace connect %s (DENY=%s; last: %s): %w", want, c.Deny, last, err)
 	}
-	s.say("self-check: default-deny ingress blocks cross-namespace TCP (enforced %.1fs after apply)", time.Since(applied).Seconds())
+	s.say("self-check: default-deny ingress blocks cross-namespace TCP: %s (enforced %.1fs after apply)", want, time.Since(applied).Seconds())
 	return nil
 }
 

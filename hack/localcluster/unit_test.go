@@ -141,6 +141,9 @@ func TestUnitConfigValidate(t *testing.T) {
 		{"unknown profile", config{K8sVersion: defaultK8sVersion, Profile: "permissive"},
 			`unknown PROFILE "permissive": use enforcing or unenforced`},
 		{"version checked first", config{K8sVersion: "v0", Profile: "x"}, `unsupported K8S_VERSION "v0"`},
+		{"drop", config{K8sVersion: defaultK8sVersion, Profile: profileEnforcing, Deny: denyDrop}, ""},
+		{"unknown deny", config{K8sVersion: defaultK8sVersion, Profile: profileEnforcing, Deny: "silently"},
+			`unknown DENY "silently": use reject or drop`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

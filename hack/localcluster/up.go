@@ -21,6 +21,7 @@ type clusterState struct {
 	K8sVersion string `json:"k8sVersion"`
 	Profile    string `json:"profile"`
 	NoPSA      bool   `json:"noPSA"`
+	Deny       string `json:"deny,omitempty"`
 	NodeIP     string `json:"nodeIP"`
 }
 
@@ -57,6 +58,12 @@ func up(ctx context.Context, c *config) error {
 		if st.K8sVersion != c.K8sVersion {
 			return fmt.Errorf("a cluster already runs Kubernetes %s; run `make cluster-upgrade K8S_VERSION=%s` or `make cluster-down` first", st.K8sVersion, c.K8sVersion)
 		}
+		if st.Deny != c.Deny || dropRulePresent(ctx) != (c.Deny == denyDrop) {
+			if err := switchDeny(ctx, c, b, st, s); err != nil {
+				return err
+			}
+			st, _ = readState(c)
+		}
 		if st.NoPSA != c.NoPSA {
 			if err := switchPSA(ctx, c, b, st, s); err != nil {
 				return err
@@ -67,6 +74,7 @@ func up(ctx context.Context, c *config) error {
 			if err := switchProfile(ctx, c, b, st, s); err != nil {
 				return err
 			}
+			st, _ = readState(c)
 		}
 		if err := refreshProbeImage(ctx, c, b, s); err != nil {
 			return err
@@ -74,7 +82,7 @@ func up(ctx context.Context, c *config) error {
 		if err := ensureFlux(ctx, c, b, s); err != nil {
 			return err
 		}
-		s.say("cluster up (%s, %s); kubeconfig: %s", st.K8sVersion, c.Profile, c.kubeconfig())
+		s.say("cluster up (%s, %s, denied connections %s); kubeconfig: %s", st.K8sVersion, c.Profile, c.Deny, c.kubeconfig())
 		return nil
 	}
 	if err := teardown(ctx, c, s); err != nil {
@@ -140,7 +148,7 @@ func startCluster(ctx context.Context, c *config, b binaries, s *steps) error {
 	if err := writeConfigs(c); err != nil {
 		return err
 	}
-	if err := writeState(c, clusterState{K8sVersion: c.K8sVersion, Profile: c.Profile, NoPSA: c.NoPSA, NodeIP: nodeIP}); err != nil {
+	if err := writeState(c, clusterState{K8sVersion: c.K8sVersion, Profile: c.Profile, NoPSA: c.NoPSA, Deny: c.Deny, NodeIP: nodeIP}); err != nil {
 		return err
 	}
 	s.say("PKI and configs written (node IP %s)", nodeIP)
@@ -158,6 +166,9 @@ func startCluster(ctx context.Context, c *config, b binaries, s *steps) error {
 			return err
 		}
 		s.say("kube-router started (NetworkPolicy firewall)")
+	}
+	if err := ensureDeny(ctx, c); err != nil {
+		return err
 	}
 	if err := selfCheck(ctx, c, b, s); err != nil {
 		return err
@@ -260,6 +271,20 @@ func switchProfile(ctx context.Context, c *config, b binaries, st clusterState, 
 		return err
 	}
 	s.say("profile switched to %s", c.Profile)
+	return selfCheck(ctx, c, b, s)
+}
+
+// switchDeny adds or removes the node's drop rule and proves the result
+// with the self-check.
+func switchDeny(ctx context.Context, c *config, b binaries, st clusterState, s *steps) error {
+	if err := ensureDeny(ctx, c); err != nil {
+		return err
+	}
+	st.Deny = c.Deny
+	if err := writeState(c, st); err != nil {
+		return err
+	}
+	s.say("denied connections now %s", map[string]string{denyDrop: "dropped (they time out)", denyReject: "rejected (refused at once)"}[c.Deny])
 	return selfCheck(ctx, c, b, s)
 }
 

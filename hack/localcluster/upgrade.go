@@ -35,6 +35,9 @@ func upgrade(ctx context.Context, c *config) error {
 	}
 	s.say("old control plane and node agents stopped (etcd, containerd and pods keep running)")
 	c.Profile, c.NoPSA = st.Profile, st.NoPSA
+	if st.Deny != "" {
+		c.Deny = st.Deny
+	}
 	st.K8sVersion = c.K8sVersion
 	if err := writeState(c, st); err != nil {
 		return err

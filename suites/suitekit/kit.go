@@ -161,6 +161,10 @@ func BuildCLI(t *testing.T) string {
 	return bin
 }
 
+// Deny is how the local cluster fails denied connections in this suite run
+// (TENANTCHECK_DENY: reject or drop; "" when not set).
+func Deny() string { return os.Getenv("TENANTCHECK_DENY") }
+
 // LocalCluster says whether the suite runs on the project's local cluster,
 // whose NetworkPolicy enforcer can be switched off (PROFILE=unenforced).
 func LocalCluster() bool { return os.Getenv("TENANTCHECK_LOCAL_CLUSTER") == "1" }
@@ -202,7 +206,11 @@ func SetFluxInstalled(t *testing.T, on bool) {
 
 func setLocal(t *testing.T, profile string) {
 	t.Helper()
-	cmd := exec.Command("make", "--no-print-directory", "cluster-up", profile)
+	args := []string{"--no-print-directory", "cluster-up", profile}
+	if deny := Deny(); deny != "" {
+		args = append(args, "DENY="+deny) // a switch keeps how denied connections fail
+	}
+	cmd := exec.Command("make", args...)
 	cmd.Dir = RepoRoot()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
