@@ -20,11 +20,13 @@ const AgentPath = "/tenantcheck-probe"
 //	tenantcheck-probe batch  < batch.json  > answer.json
 //	tenantcheck-probe connect --host H --port P [--protocol tcp|udp] [--mode connect|dns] [--timeout 1s]
 //
+//	tenantcheck-probe resolv   prints the pod's resolv.conf as JSON (resolvers, search list)
+//
 // connect is the command a person pastes to reproduce one probe; it prints the
 // result as JSON and exits 0 only when the target was reached.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|serve-artifacts|batch|connect [flags]")
+		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|serve-artifacts|batch|connect|resolv [flags]")
 		return 2
 	}
 	var err error
@@ -38,8 +40,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = batchCmd(ctx, stdin, stdout)
 	case "connect":
 		code, err = connectCmd(ctx, args[1:], stdout, stderr)
+	case "resolv":
+		var rc ResolvConf
+		if rc, err = ReadResolvConf(); err == nil {
+			err = json.NewEncoder(stdout).Encode(rc)
+		}
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, serve-artifacts, batch or connect)", args[0])
+		err = fmt.Errorf("unknown command %q (want serve, serve-artifacts, batch, connect or resolv)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tenantcheck-probe: %v\n", err)

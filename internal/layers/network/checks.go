@@ -58,7 +58,10 @@ var Checks = []Check{
 		})),
 	check("dns-kube-dns-allowed", "DNS to kube-dns allowed",
 		"tenants resolve names through cluster DNS (UDP and TCP 53)",
-		model.ReachAllowed, dnsPaths(func(t *Topology) (string, string, string) { return "kube-dns", "", t.DNS.ServiceIP })),
+		model.ReachAllowed, dnsPaths(func(t *Topology) (string, string, string) {
+			name, ip := t.DNS.Resolver()
+			return name, "", ip
+		})),
 	check("dns-other-resolver-denied", "DNS to another resolver denied",
 		"tenants cannot use a DNS server that is not kube-dns (an in-cluster stand-in resolver on port 53)",
 		model.ReachBlocked, dnsPaths(func(t *Topology) (string, string, string) {

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/probes"
 )
 
 // Layer is the network layer as the runner holds it.
@@ -127,9 +129,10 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	if o, ok := t.peer(RoleOutsider); ok {
 		t.StandIn = o.Server
 	}
+	learnDNS(ctx, c, t, say)
 	out.Topology = t
 	start = time.Now()
-	pr := &prober{exec: c, timeout: cfg.ProbeTimeout, nonce: in.Nonce}
+	pr := &prober{exec: c, timeout: cfg.ProbeTimeout, nonce: in.Nonce, domain: t.ClusterDomain}
 
 	var results []model.Result
 	cause := ""
@@ -189,4 +192,42 @@ func markDNSMissing(results []model.Result, in Input) []model.Result {
 		}
 	}
 	return results
+}
+
+// learnDNS reads a client pod's resolv.conf, as the kubelet wrote it: its
+// search list names the cluster's DNS domain (which then wins over
+// --cluster-domain, and service-name paths follow it), and its resolver may
+// not be kube-dns (NodeLocal DNSCache), in which case "DNS allowed" is
+// judged against the resolver the pods really ask. Without an answer the
+// configured values stand.
+func learnDNS(ctx context.Context, ex Execer, t *Topology, say func(string, ...any)) {
+	var from Pod
+	for _, p := range t.Peers {
+		if p.Role == RoleTenant && p.Client.Name != "" {
+			from = p.Client
+			break
+		}
+	}
+	if from.Name == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	stdout, _, err := ex.Exec(ctx, from.Namespace, from.Name, ContainerName, []string{probes.AgentPath, "resolv"}, nil)
+	var rc probes.ResolvConf
+	if err != nil || json.Unmarshal([]byte(stdout), &rc) != nil {
+		say("network: could not read the pods' resolv.conf (%v); cluster domain %s", err, t.ClusterDomain)
+		return
+	}
+	if d := rc.ClusterDomain(); d != "" && d != t.ClusterDomain {
+		say("network: cluster domain %s, from the pods' resolv.conf (not %s)", d, t.ClusterDomain)
+		t.ClusterDomain = d
+		for i, p := range t.Peers {
+			t.Peers[i].ServiceName = fmt.Sprintf("%s.%s.svc.%s.", ServiceName, p.Namespace, d)
+		}
+	}
+	if len(rc.Nameservers) > 0 && t.DNS.ServiceIP != "" && rc.Nameservers[0] != t.DNS.ServiceIP {
+		t.DNS.Configured = rc.Nameservers[0]
+		say("network: pods resolve through %s, not kube-dns's %s (NodeLocal DNSCache?): DNS is judged against it", rc.Nameservers[0], t.DNS.ServiceIP)
+	}
 }

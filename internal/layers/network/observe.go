@@ -76,6 +76,9 @@ type prober struct {
 	timeout time.Duration
 	// nonce is the run's: TCP connects must read it in the target's greeting.
 	nonce string
+	// domain is the cluster's DNS domain: DNS probes ask for
+	// kubernetes.default.svc.<domain>.
+	domain string
 }
 
 // round probes paths and returns one result per path key.
@@ -118,6 +121,9 @@ func (p *prober) batch(ctx context.Context, pod Pod, paths []Path) map[string]pr
 			t := path.Target(ms)
 			if t.Protocol == probes.TCP && t.Mode != probes.DNS {
 				t.Nonce = p.nonce
+			}
+			if t.Mode == probes.DNS && p.domain != "" {
+				t.QueryName = "kubernetes.default.svc." + p.domain + "."
 			}
 			b.Targets = append(b.Targets, t)
 		}

@@ -49,6 +49,18 @@ type Peer struct {
 type DNS struct {
 	ServiceIP string // the kube-dns Service's ClusterIP
 	Name      string // namespace/service, for display
+	// Configured is the resolver the pods' resolv.conf names when it is not
+	// ServiceIP (NodeLocal DNSCache's 169.254.20.10, say): "DNS allowed"
+	// is judged against what the pods really ask.
+	Configured string
+}
+
+// Resolver is the name and address tenants' DNS questions go to.
+func (d DNS) Resolver() (string, string) {
+	if d.Configured != "" && d.Configured != d.ServiceIP {
+		return "pods' resolver " + d.Configured, d.Configured
+	}
+	return "kube-dns", d.ServiceIP
 }
 
 // Topology is every peer of the run, in a stable order.
