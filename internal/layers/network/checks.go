@@ -95,7 +95,7 @@ func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topo
 }
 
 func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) Path {
-	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
+	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(), ToNode: to.Server.Node,
 		Port: probes.ServePort, Protocol: proto, Via: via}
 	switch via {
 	case model.ViaPodIP:
@@ -107,6 +107,7 @@ func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via
 	}
 	if from.Namespace != to.Namespace {
 		p.Control = serverPath(t, to, to, proto, via).Key()
+		p.SourceControl = sourceControl(t, from, proto).Key()
 	}
 	return p
 }
@@ -136,6 +137,7 @@ func dnsPaths(target func(t *Topology) (name, pod, ip string)) func(t *Topology)
 					c := p
 					c.From, c.FromPod = outsider, outsider.Client
 					p.Control = c.Key()
+					p.SourceControl = sourceControl(t, from, probes.TCP).Key()
 				}
 				out = append(out, p)
 			}
@@ -144,8 +146,14 @@ func dnsPaths(target func(t *Topology) (name, pod, ip string)) func(t *Topology)
 	}
 }
 
+// sourceControl is the source's own-namespace path: its success in a round
+// shows that the source pod's network worked then.
+func sourceControl(t *Topology, from Peer, proto probes.Protocol) Path {
+	return serverPath(t, from, from, proto, model.ViaPodIP)
+}
+
 // controlPaths returns the paths that serve as positive controls for paths
-// and are not among them already.
+// (of the target, and of the source) and are not among them already.
 func controlPaths(t *Topology, paths []Path) []Path {
 	have := map[string]bool{}
 	for _, p := range paths {
@@ -153,14 +161,28 @@ func controlPaths(t *Topology, paths []Path) []Path {
 	}
 	outsider, _ := t.peer(RoleOutsider)
 	var out []Path
+	add := func(c Path) {
+		if !have[c.Key()] {
+			have[c.Key()] = true
+			out = append(out, c)
+		}
+	}
 	for _, p := range paths {
+		if p.SourceControl != "" {
+			proto := p.Protocol
+			if p.Mode == probes.DNS {
+				proto = probes.TCP
+			}
+			add(sourceControl(t, p.From, proto))
+		}
 		if p.Control == "" || have[p.Control] {
 			continue
 		}
 		c := p
-		c.Control = ""
+		c.Control, c.SourceControl = "", ""
 		if p.Mode == probes.DNS {
 			c.From, c.FromPod = outsider, outsider.Client
+			c.SourceControl = "" // the outsider's question is the control
 		} else {
 			for _, peer := range t.Peers {
 				if peer.Server.String() == p.ToPod {
@@ -168,8 +190,7 @@ func controlPaths(t *Topology, paths []Path) []Path {
 				}
 			}
 		}
-		have[c.Key()] = true
-		out = append(out, c)
+		add(c)
 	}
 	return out
 }

@@ -22,6 +22,7 @@ const (
 	ReasonControlUnreachable = "target unreachable from its own namespace in every round this path was tried, so no block is proven"
 	ReasonOneTimeout         = "one timeout with the target reachable is not yet a block (a dropping CNI needs two)"
 	ReasonNeverAnswered      = "the target never answered from its own namespace"
+	ReasonSourceDown         = "the source pod did not reach its own namespace in the rounds the target was up, so its network, not a policy, may have stopped the path"
 	ReasonIntercepted        = "intercepted (sidecar/proxy): the TCP handshake completed but the target's greeting never came, so nothing proves where the connection went"
 )
 
@@ -34,14 +35,15 @@ const (
 //     accepted it) is an Error: it proves neither Allowed nor Blocked.
 //   - A block is proven only by attempts made in a round in which the
 //     control (the same target from its own namespace, same port and
-//     protocol) connected: one refusal, or two timeouts, since a CNI that
+//     protocol) connected, and the source's own control (the source pod
+//     reaching its own namespace's server) did too: one refusal, or two timeouts, since a CNI that
 //     drops makes a slow or unready target look exactly like a block. An
 //     ICMP host unreachable counts like a timeout: a route that is down
 //     sends it too.
 //   - A path without a control must connect (it is a control itself);
 //     when it never does, the target is down: Error.
 //   - Anything else is an Error that says why.
-func decide(want model.Reach, o, ctl *Observation) decision {
+func decide(want model.Reach, o, ctl, src *Observation) decision {
 	if o == nil || len(o.Results) == 0 {
 		return decision{reach: model.ReachError, why: "never probed"}
 	}
@@ -59,13 +61,17 @@ func decide(want model.Reach, o, ctl *Observation) decision {
 	if o.Path.Control == "" {
 		return decision{reach: model.ReachError, why: ReasonNeverAnswered + lastDetail(o)}
 	}
-	var refused, timeouts, unproven int
+	var refused, timeouts, unproven, sourceDown int
 	for i, r := range o.Results {
 		if r.Outcome != probes.Refused && r.Outcome != probes.Timeout && r.Outcome != probes.Unreachable {
 			continue
 		}
 		if ctl == nil || !ctl.connectedIn(o.Rounds[i]) {
 			unproven++
+			continue
+		}
+		if o.Path.SourceControl != "" && (src == nil || !src.connectedIn(o.Rounds[i])) {
+			sourceDown++
 			continue
 		}
 		if r.Outcome == probes.Refused {
@@ -87,6 +93,8 @@ func decide(want model.Reach, o, ctl *Observation) decision {
 			why: strings.Join(parts, ", ") + " in rounds where the target answered its own namespace"}
 	case timeouts == 1:
 		return decision{reach: model.ReachError, why: ReasonOneTimeout}
+	case sourceDown > 0:
+		return decision{reach: model.ReachError, why: ReasonSourceDown}
 	case unproven > 0:
 		return decision{reach: model.ReachError, why: ReasonControlUnreachable}
 	}

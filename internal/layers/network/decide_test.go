@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/probes"
@@ -16,6 +17,8 @@ func TestDecide(t *testing.T) {
 	a, b := top.Peers[0], top.Peers[1]
 	path := serverPath(top, a, b, probes.TCP, model.ViaPodIP)
 	control := controlOf(top, path)
+	source := sourceControl(top, a, probes.TCP)
+	require.Equal(t, source.Key(), path.SourceControl)
 	const (
 		C = probes.Connected
 		R = probes.Refused
@@ -64,6 +67,16 @@ func TestDecide(t *testing.T) {
 		{"an allowed path refused with the control up is blocked", model.ReachAllowed, []probes.Outcome{R}, []probes.Outcome{C},
 			model.ReachBlocked, true, "1 refused"},
 	}
+	sourceCases := []struct {
+		name     string
+		attempts []probes.Outcome
+		src      []probes.Outcome
+		reach    model.Reach
+		why      string
+	}{
+		{"the source reached nothing in that round", []probes.Outcome{R}, []probes.Outcome{T}, model.ReachError, ReasonSourceDown},
+		{"the source's network came back in round 2", []probes.Outcome{T, T, T}, []probes.Outcome{T, C, C}, model.ReachBlocked, "2 timed out"},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := observed(path, tt.attempts...)
@@ -71,18 +84,40 @@ func TestDecide(t *testing.T) {
 			if tt.ctl != nil {
 				ctl = observed(control, tt.ctl...)
 			}
-			d := decide(tt.want, o, ctl)
+			src := observed(source, repeat(C, len(tt.attempts))...)
+			d := decide(tt.want, o, ctl, src)
 			assert.Equal(t, tt.reach, d.reach, d.why)
 			assert.Equal(t, tt.settled, d.settled, d.why)
 			assert.Contains(t, d.why, tt.why)
 		})
 	}
+	for _, tt := range sourceCases {
+		t.Run(tt.name, func(t *testing.T) {
+			ctl := observed(control, repeat(C, len(tt.attempts))...)
+			d := decide(model.ReachBlocked, observed(path, tt.attempts...), ctl, observed(source, tt.src...))
+			assert.Equal(t, tt.reach, d.reach, d.why)
+			assert.Contains(t, d.why, tt.why)
+		})
+	}
+	t.Run("no source observation proves nothing", func(t *testing.T) {
+		d := decide(model.ReachBlocked, observed(path, R), observed(control, C), nil)
+		assert.Equal(t, model.ReachError, d.reach)
+		assert.Equal(t, ReasonSourceDown, d.why)
+	})
 
 	t.Run("a control itself must connect", func(t *testing.T) {
-		d := decide(model.ReachAllowed, observed(control, T, R), nil)
+		d := decide(model.ReachAllowed, observed(control, T, R), nil, nil)
 		assert.Equal(t, model.ReachError, d.reach)
 		assert.Contains(t, d.why, ReasonNeverAnswered)
-		d = decide(model.ReachAllowed, observed(control, T, C), nil)
+		d = decide(model.ReachAllowed, observed(control, T, C), nil, nil)
 		assert.Equal(t, model.ReachAllowed, d.reach)
 	})
+}
+
+func repeat(o probes.Outcome, n int) []probes.Outcome {
+	out := make([]probes.Outcome, n)
+	for i := range out {
+		out[i] = o
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
@@ -52,6 +53,15 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, p
 		args = append(args, "--dns-port", strconv.Itoa(probes.ServeDNSPort))
 		// A safe, namespaced sysctl: lets the non-root agent bind port 53.
 		pod.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}
+	}
+	// Spread the run's probe pods over the nodes, so that paths between
+	// them cross nodes where the cluster has more than one.
+	if run, ok := labels[baseline.LabelRun]; ok {
+		pod.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100,
+				PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname", NamespaceSelector: &metav1.LabelSelector{},
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{baseline.LabelRun: run}}}}},
+		}}
 	}
 	c := &pod.Spec.Containers[0]
 	c.Command, c.Args = []string{probes.AgentPath}, args
@@ -120,5 +130,5 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, ti
 	if err != nil {
 		return Pod{}, fmt.Errorf("probe %w", err)
 	}
-	return Pod{Namespace: ns, Name: name, IP: pod.Status.PodIP}, nil
+	return Pod{Namespace: ns, Name: name, IP: pod.Status.PodIP, Node: pod.Spec.NodeName}, nil
 }

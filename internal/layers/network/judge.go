@@ -98,7 +98,7 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 // judgePath compares what a path's attempts proved (decide) with what the
 // check expects of it.
 func judgePath(want model.Reach, o *Observation, obs map[string]*Observation) model.Judgement {
-	d := decide(want, o, obs[o.Path.Control])
+	d := decide(want, o, obs[o.Path.Control], obs[o.Path.SourceControl])
 	switch {
 	case d.reach == model.ReachError:
 		return model.Errored(d.why)
@@ -126,7 +126,7 @@ func evidenceOf(p Path, o *Observation, repro string) model.Evidence {
 		to = p.ToPod
 	}
 	return model.Evidence{
-		Action:   fmt.Sprintf("%s (%s)", describe(p), net(p)),
+		Action:   fmt.Sprintf("%s (%s%s)", describe(p), net(p), placement(p, o)),
 		From:     p.FromPod.String(),
 		To:       to,
 		Outcome:  model.Outcome(o.Last().Outcome),
@@ -183,4 +183,16 @@ func matrices(checks []Check, t *Topology, obs map[string]*Observation) []model.
 		}
 	}
 	return out
+}
+
+// placement says whether a path stayed on one node or crossed nodes, when
+// both ends are probe pods whose nodes are known.
+func placement(p Path, _ *Observation) string {
+	if p.FromPod.Node == "" || p.ToNode == "" {
+		return ""
+	}
+	if p.FromPod.Node == p.ToNode {
+		return ", same node " + p.ToNode
+	}
+	return ", cross-node " + p.FromPod.Node + " -> " + p.ToNode
 }

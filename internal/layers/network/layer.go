@@ -130,6 +130,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 		t.StandIn = o.Server
 	}
 	learnDNS(ctx, c, t, say)
+	say("network: %s", nodesNote(t))
 	out.Topology = t
 	start = time.Now()
 	pr := &prober{exec: c, timeout: cfg.ProbeTimeout, nonce: in.Nonce, domain: t.ClusterDomain}
@@ -230,4 +231,21 @@ func learnDNS(ctx context.Context, ex Execer, t *Topology, say func(string, ...a
 		t.DNS.Configured = rc.Nameservers[0]
 		say("network: pods resolve through %s, not kube-dns's %s (NodeLocal DNSCache?): DNS is judged against it", rc.Nameservers[0], t.DNS.ServiceIP)
 	}
+}
+
+// nodesNote says over how many nodes the probe pods are spread: on one
+// node no path crosses nodes, and the report must not let that go unsaid.
+func nodesNote(t *Topology) string {
+	nodes := map[string]bool{}
+	for _, p := range t.Peers {
+		for _, pod := range []Pod{p.Server, p.Client} {
+			if pod.Node != "" {
+				nodes[pod.Node] = true
+			}
+		}
+	}
+	if len(nodes) == 1 {
+		return "every probe pod runs on one node: no path crosses nodes (single node)"
+	}
+	return fmt.Sprintf("probe pods spread over %d nodes", len(nodes))
 }

@@ -190,12 +190,14 @@ func (p *prober) observe(ctx context.Context, paths []Path, want map[string]mode
 		var again []Path
 		for _, path := range todo {
 			w, ok := want[path.Key()]
-			if !ok || decide(w, obs[path.Key()], obs[path.Control]).settled {
+			if !ok || decide(w, obs[path.Key()], obs[path.Control], obs[path.SourceControl]).settled {
 				continue
 			}
 			again = append(again, path)
-			if c, ok := byKey[path.Control]; ok {
-				again = append(again, c) // the control is tried in the same round
+			for _, k := range []string{path.Control, path.SourceControl} {
+				if c, ok := byKey[k]; ok {
+					again = append(again, c) // the controls are tried in the same round
+				}
 			}
 		}
 		todo = dedupe(again)
@@ -207,7 +209,7 @@ func (p *prober) observe(ctx context.Context, paths []Path, want map[string]mode
 func settle(obs map[string]*Observation, want map[string]model.Reach) map[string]*Observation {
 	for k, o := range obs {
 		if w, ok := want[k]; ok {
-			d := decide(w, o, obs[o.Path.Control])
+			d := decide(w, o, obs[o.Path.Control], obs[o.Path.SourceControl])
 			o.decision = &d
 		}
 	}

@@ -132,9 +132,10 @@ func TestObserveRounds(t *testing.T) {
 	want := map[string]model.Reach{same.Key(): model.ReachAllowed, down.Key(): model.ReachAllowed}
 	for _, p := range []Path{leak, dropped, flaky, lateCtl, refusedOnce} {
 		want[p.Key()] = model.ReachBlocked
-		c := controlOf(top, p)
-		paths = append(paths, c)
-		want[c.Key()] = model.ReachAllowed
+		for _, c := range []Path{controlOf(top, p), sourceControl(top, p.From, p.Protocol)} {
+			paths = append(paths, c)
+			want[c.Key()] = model.ReachAllowed
+		}
 	}
 	const retries = 3
 	ex := &scriptedExec{script: map[string][]probes.Outcome{
@@ -227,8 +228,9 @@ func TestObserveExecFailure(t *testing.T) {
 	}
 	pr := &prober{exec: ex, timeout: time.Second}
 	ctlB := controlOf(top, fromB) // runs in tenant-a's client pod: its exec fails too
-	want[ctlB.Key()] = model.ReachAllowed
-	obs := pr.observe(context.Background(), append(fromA, fromB, ctlB), want, 2, time.Millisecond)
+	srcB := sourceControl(top, b, probes.TCP)
+	want[ctlB.Key()], want[srcB.Key()] = model.ReachAllowed, model.ReachAllowed
+	obs := pr.observe(context.Background(), append(fromA, fromB, ctlB, srcB), want, 2, time.Millisecond)
 
 	for _, p := range fromA {
 		o := obs[p.Key()]

@@ -28,6 +28,7 @@ const (
 // Pod is one deployed probe pod.
 type Pod struct {
 	Namespace, Name, IP string
+	Node                string // where it runs; "" when unknown
 }
 
 func (p Pod) String() string { return p.Namespace + "/" + p.Name }
@@ -91,6 +92,7 @@ type Path struct {
 	FromPod  Pod
 	To       string // display name of the target ("tenant-b-prod", "kube-dns")
 	ToPod    string // namespace/pod of the target, when it is a probe pod
+	ToNode   string // the target pod's node, when known
 	Host     string
 	Port     int
 	Protocol probes.Protocol
@@ -98,6 +100,10 @@ type Path struct {
 	Via      model.Via
 	// Control is the key of the path whose success shows the target is up.
 	Control string
+	// SourceControl is the key of the path whose success shows the source
+	// pod's own network works (it reaches its own namespace's server): a
+	// source that reaches nothing proves no block either.
+	SourceControl string
 }
 
 // Key identifies a path; identical probes share a key and run once.
