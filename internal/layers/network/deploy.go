@@ -38,6 +38,9 @@ const (
 func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, peer Peer, name string, serveDNS bool) *corev1.Pod {
 	labels = maps.Clone(labels)
 	labels[labelRole] = name
+	// Opt out of mesh injection (the label and annotations Istio and Linkerd
+	// read): a sidecar would answer connects in the target's place.
+	labels["sidecar.istio.io/inject"] = "false"
 	if peer.Role == RoleTenant {
 		labels[labelPartOf] = peer.Tenant // what allow-from-shared-ingress selects
 	}
@@ -63,6 +66,7 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, p
 					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{baseline.LabelRun: run}}}}},
 		}}
 	}
+	pod.Annotations = map[string]string{"sidecar.istio.io/inject": "false", "linkerd.io/inject": "disabled"}
 	c := &pod.Spec.Containers[0]
 	c.Command, c.Args = []string{probes.AgentPath}, args
 	c.ReadinessProbe = &corev1.Probe{
