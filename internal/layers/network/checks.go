@@ -1,6 +1,7 @@
 package network
 
 import (
+	"strings"
 	"slices"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
@@ -86,6 +87,7 @@ func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topo
 				for _, proto := range protos {
 					for _, via := range allVias {
 						out = append(out, serverPath(t, from, to, proto, via))
+						out = append(out, otherFamilyPaths(t, from, to, proto, via)...)
 					}
 				}
 			}
@@ -110,6 +112,37 @@ func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via
 		p.SourceControl = sourceControl(t, from, proto).Key()
 	}
 	return p
+}
+
+// otherFamilyPaths are the paths to the target's addresses of its other IP
+// families (dual-stack), each with the control of the same address.
+func otherFamilyPaths(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) []Path {
+	var hosts []string
+	switch via {
+	case model.ViaPodIP:
+		hosts = to.Server.OtherIPs
+	case model.ViaServiceIP:
+		hosts = to.OtherServiceIPs
+	}
+	var out []Path
+	for _, h := range hosts {
+		p := serverPath(t, from, to, proto, via)
+		p.Host, p.Family = h, family(h)
+		if p.Control != "" {
+			c := serverPath(t, to, to, proto, via)
+			c.Host, c.Family = h, family(h)
+			p.Control = c.Key()
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func family(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // dnsPaths: every tenant asks a resolver a DNS question over UDP and TCP. The

@@ -80,7 +80,9 @@ func probeService(labels map[string]string, peer Peer) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: ServiceName, Namespace: peer.Namespace, Labels: maps.Clone(labels)},
 		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{labelRole: ServerPod},
+			// Both families where the cluster has two: each ClusterIP is probed.
+			IPFamilyPolicy: &preferDualStack,
+			Selector:       map[string]string{labelRole: ServerPod},
 			Ports: []corev1.ServicePort{
 				{Name: "tcp", Protocol: corev1.ProtocolTCP, Port: probes.ServePort, TargetPort: intstr.FromInt32(probes.ServePort)},
 				{Name: "udp", Protocol: corev1.ProtocolUDP, Port: probes.ServePort, TargetPort: intstr.FromInt32(probes.ServePort)},
@@ -122,6 +124,11 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSetting
 			return nil, fmt.Errorf("read service %s/%s: %w", p.Namespace, ServiceName, err)
 		}
 		p.ServiceIP = svc.Spec.ClusterIP
+		for _, ip := range svc.Spec.ClusterIPs {
+			if ip != svc.Spec.ClusterIP {
+				p.OtherServiceIPs = append(p.OtherServiceIPs, ip)
+			}
+		}
 		p.ServiceName = fmt.Sprintf("%s.%s.svc.%s.", ServiceName, p.Namespace, cfg.ClusterDomain)
 		out[i] = p
 	}
@@ -134,5 +141,13 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, ti
 	if err != nil {
 		return Pod{}, fmt.Errorf("probe %w", err)
 	}
-	return Pod{Namespace: ns, Name: name, IP: pod.Status.PodIP, Node: pod.Spec.NodeName}, nil
+	out := Pod{Namespace: ns, Name: name, IP: pod.Status.PodIP, Node: pod.Spec.NodeName}
+	for _, ip := range pod.Status.PodIPs {
+		if ip.IP != pod.Status.PodIP {
+			out.OtherIPs = append(out.OtherIPs, ip.IP)
+		}
+	}
+	return out, nil
 }
+
+var preferDualStack = corev1.IPFamilyPolicyPreferDualStack

@@ -112,6 +112,9 @@ func describe(p Path) string {
 	if p.Mode == probes.DNS {
 		return fmt.Sprintf("DNS %s/%d", strings.ToUpper(string(p.Protocol)), p.Port)
 	}
+	if p.Family != "" {
+		return fmt.Sprintf("%s/%d via %s (%s)", strings.ToUpper(string(p.Protocol)), p.Port, p.Via.Title(), p.Family)
+	}
 	return fmt.Sprintf("%s/%d via %s", strings.ToUpper(string(p.Protocol)), p.Port, p.Via.Title())
 }
 
@@ -170,8 +173,8 @@ func matrices(checks []Check, t *Topology, obs map[string]*Observation) []model.
 			m := model.NewMatrix(model.Protocol(strings.ToUpper(string(proto))), probes.ServePort, via, peers)
 			for _, c := range checks {
 				for _, p := range c.Paths(t) {
-					if p.Mode == probes.DNS || p.Protocol != proto || p.Via != via {
-						continue
+					if p.Mode == probes.DNS || p.Protocol != proto || p.Via != via || p.Family != "" {
+						continue // matrices show the primary family
 					}
 					_ = m.SetExpected(p.From.Display, p.To, c.Expected.Reach)
 					if o := obs[p.Key()]; o != nil {

@@ -83,15 +83,17 @@ type prober struct {
 
 // round probes paths and returns one result per path key.
 func (p *prober) round(ctx context.Context, paths []Path) map[string]probes.Result {
-	bySource := map[Pod][]Path{}
+	bySource := map[string][]Path{} // by source pod, namespace/name
 	for _, path := range paths {
-		bySource[path.FromPod] = append(bySource[path.FromPod], path)
+		k := path.FromPod.String()
+		bySource[k] = append(bySource[k], path)
 	}
 	out := make(map[string]probes.Result, len(paths))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
-	for pod, ps := range bySource {
+	for _, ps := range bySource {
+		pod := ps[0].FromPod
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

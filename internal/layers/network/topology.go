@@ -29,6 +29,10 @@ const (
 type Pod struct {
 	Namespace, Name, IP string
 	Node                string // where it runs; "" when unknown
+	// OtherIPs are the pod's addresses of its other IP families (dual-stack
+	// clusters): an egress rule "::/0 for the internet" opens them unseen
+	// unless they are probed too.
+	OtherIPs []string
 }
 
 func (p Pod) String() string { return p.Namespace + "/" + p.Name }
@@ -41,9 +45,11 @@ type Peer struct {
 	model.Member
 	Server Pod
 	Client Pod
-	// ServiceIP and ServiceName address the server through its Service.
-	ServiceIP   string
-	ServiceName string
+	// ServiceIP and ServiceName address the server through its Service;
+	// OtherServiceIPs are its ClusterIPs of the other IP families.
+	ServiceIP       string
+	ServiceName     string
+	OtherServiceIPs []string
 }
 
 // DNS is cluster DNS as the tenants see it.
@@ -100,6 +106,10 @@ type Path struct {
 	Via      model.Via
 	// Control is the key of the path whose success shows the target is up.
 	Control string
+	// Family is "IPv4" or "IPv6" for a path to a pod's or Service's address
+	// of its other family on a dual-stack cluster; "" for the primary one.
+	// Matrices show the primary family; the checks judge both.
+	Family string
 	// SourceControl is the key of the path whose success shows the source
 	// pod's own network works (it reaches its own namespace's server): a
 	// source that reaches nothing proves no block either.
