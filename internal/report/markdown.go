@@ -22,6 +22,9 @@ func renderMarkdown(b *bytes.Buffer, r *model.Report) error {
 				return err
 			}
 		}
+		if note := SingleNodeNote(r); note != "" {
+			fmt.Fprintf(b, "\n%s\n", note)
+		}
 	}
 	writeMarkdownFindings(b, r.Results)
 	writeMarkdownSkipped(b, r.Results)

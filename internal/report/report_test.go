@@ -147,3 +147,16 @@ func TestTableShowsEveryRepro(t *testing.T) {
 	}
 	assert.NotContains(t, out, "\x1b[", "no ANSI escapes")
 }
+
+func TestSingleNodeNote(t *testing.T) {
+	r := fixtureReport(t)
+	assert.Empty(t, SingleNodeNote(r), "two nodes: nothing to say")
+	r.Metadata.Nodes = 1
+	for _, f := range []Format{Table, Markdown} {
+		var b bytes.Buffer
+		require.NoError(t, Render(&b, r, f))
+		assert.Contains(t, b.String(), "no path crossed nodes", f)
+	}
+	r.Matrices = nil
+	assert.Empty(t, SingleNodeNote(r), "no network layer: nothing to say")
+}

@@ -28,6 +28,9 @@ func renderTable(b *bytes.Buffer, r *model.Report) error {
 			return err
 		}
 	}
+	if note := SingleNodeNote(r); note != "" {
+		fmt.Fprintf(b, "\n%s\n", note)
+	}
 	writeFindings(b, r.Results)
 	writeSkipped(b, r.Results)
 	writeTimings(b, r)
@@ -182,4 +185,13 @@ func upper(v model.Verdict) string {
 		return "UNKNOWN"
 	}
 	return strings.ToUpper(string(v))
+}
+
+// SingleNodeNote says, under the matrices of a one-node cluster, that no
+// path crossed nodes: what held there is not proven for cross-node traffic.
+func SingleNodeNote(r *model.Report) string {
+	if len(r.Matrices) == 0 || r.Metadata.Nodes != 1 {
+		return ""
+	}
+	return "Single node: every probe pod ran on one node, so no path crossed nodes."
 }
