@@ -1,8 +1,8 @@
 package network
 
 import (
-	"strings"
 	"slices"
+	"strings"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/probes"
