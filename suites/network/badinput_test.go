@@ -44,18 +44,7 @@ func TestMissingPermissionIsNamed(t *testing.T) {
 			t.Cleanup(func() {
 				_, _ = provision.Cleanup(context.Background(), cs, provision.Selector("preflight"), time.Minute)
 			})
-			require.NoError(t, provision.WaitServiceAccount(ctx, cs, ns, time.Minute))
-			exp := int64(600)
-			tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default", &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-			require.NoError(t, err)
-
-			kc := clientcmdapi.NewConfig()
-			kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: caData(t, c.Config.CAData, c.Config.CAFile)}
-			kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-			kc.Contexts["nobody"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-			kc.CurrentContext = "nobody"
-			path := filepath.Join(t.TempDir(), "nobody.kubeconfig")
-			require.NoError(t, clientcmd.WriteToFile(*kc, path))
+			path := tokenKubeconfig(ctx, t, c, ns, t.TempDir())
 
 			before := suitekit.LeftNamespaces(ctx, t)
 			cmd := exec.Command(suitekit.BuildCLI(t), "run", "--kubeconfig", path)
@@ -166,20 +155,29 @@ func runnerWith(ctx context.Context, t *testing.T, c *kube.Client, rules []rbacv
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "default", Namespace: name}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	require.NoError(t, provision.WaitServiceAccount(ctx, cs, name, time.Minute))
-	exp := int64(600)
-	tok, err := cs.CoreV1().ServiceAccounts(name).CreateToken(ctx, "default", &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: caData(t, c.Config.CAData, c.Config.CAFile)}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	kc.Contexts["runner"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kc.CurrentContext = "runner"
 	dir := t.TempDir()
-	path := filepath.Join(dir, "runner.kubeconfig")
-	require.NoError(t, clientcmd.WriteToFile(*kc, path))
+	path := tokenKubeconfig(ctx, t, c, name, dir)
 	spec := fmt.Sprintf("apiVersion: tenantcheck.io/v1alpha1\nkind: TenancySpec\ntenants:\n- name: tenant-a\n  namespaces: [%s-a]\n- name: tenant-b\n  namespaces: [%s-b]\n", name, name)
 	specPath := filepath.Join(dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(specPath, []byte(spec), 0o644))
 	return path, specPath
+}
+
+// tokenKubeconfig writes, into dir, a kubeconfig that acts as the default
+// service account of ns with a real, short-lived token.
+func tokenKubeconfig(ctx context.Context, t *testing.T, c *kube.Client, ns, dir string) string {
+	t.Helper()
+	require.NoError(t, provision.WaitServiceAccount(ctx, c.Clientset, ns, time.Minute))
+	exp := int64(600)
+	tok, err := c.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: caData(t, c.Config.CAData, c.Config.CAFile)}
+	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	kc.CurrentContext = "sa"
+	path := filepath.Join(dir, ns+".kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(*kc, path))
+	return path
 }
