@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,6 +72,83 @@ func TestDeletedLimitRangeIsCaught(t *testing.T) {
 				return cs.CoreV1().LimitRanges(r.Namespace("tenant-b-prod")).Delete(ctx, baseline.LimitRangeName("tenant-b"), metav1.DeleteOptions{})
 			})
 			assert.Equal(t, []string{"quota/limitrange-defaults-applied", "quota/limitrange-present"}, got)
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// Must show 1: tenants that differ from the guide — a LimitRange with
+// container min/max and a pod max, and a tenant that used all its CPU —
+// never read Broken. The check a full tenant cannot decide is an Error
+// that says so; every other check holds.
+func TestRealisticTenantsNeverBreak(t *testing.T) {
+	f := features.New("a LimitRange with min/max and a tenant at its CPU quota").
+		WithLabel("layer", "quota").WithLabel("check", "all").
+		Assess("nothing breaks; the full tenant's defaults check is Error tenant at quota", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			opts := suitekit.Options(t)
+			opts.Layers = []model.Layer{model.LayerQuota}
+			opts.AfterProvision = suitekit.Fixtures(t, "limitrange-max-min", "at-cpu-quota")
+			rep := suitekit.Execute(ctx, t, opts)
+			for _, r := range rep.Results {
+				if r.CheckID == "quota/limitrange-defaults-applied" {
+					assert.Equal(t, model.VerdictError, r.Verdict, r.Reason)
+					assert.Contains(t, r.Reason, "tenant at quota")
+					assert.Contains(t, r.Reason, "tenant-b-prod")
+					assert.NotContains(t, r.Reason, "tenant-a-prod", "tenant-a has room: its defaults are seen")
+					continue
+				}
+				assert.Equal(t, model.VerdictHeld, r.Verdict, "%s: %s", r.CheckID, r.Reason)
+			}
+			for _, r := range rep.Results {
+				if r.CheckID == "quota/over-quota-cpu-rejected" {
+					joined := ""
+					for _, e := range r.Evidence {
+						joined += e.Action + " => " + e.Raw + "\n"
+					}
+					assert.Contains(t, joined, "container(s)", "the pod's shape is in the evidence")
+					assert.Contains(t, joined, "exceeded quota", "the quota itself refused it")
+					t.Log(joined)
+				}
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// Must show 2: an account allowed to update (PUT) its quota, but not to
+// patch it, is caught, with the PUT in the evidence.
+func TestQuotaUpdateRoleIsCaught(t *testing.T) {
+	f := features.New("a Role granting update on resourcequotas").
+		WithLabel("layer", "quota").WithLabel("check", "tenant-cannot-edit-quota").
+		Assess("tenant-cannot-edit-quota breaks on the PUT, naming the account", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			opts := suitekit.Options(t)
+			opts.Layers = []model.Layer{model.LayerQuota}
+			opts.AfterProvision = suitekit.Fixtures(t, "quota-editor-role")
+			rep := suitekit.Execute(ctx, t, opts)
+			got := suitekit.Verdicts(rep)
+			for id, v := range got {
+				if id == "quota/tenant-cannot-edit-quota" {
+					continue
+				}
+				assert.Equal(t, model.VerdictHeld, v, id)
+			}
+			require.Equal(t, model.VerdictBroken, got["quota/tenant-cannot-edit-quota"])
+			for _, r := range rep.Results {
+				if r.CheckID != "quota/tenant-cannot-edit-quota" {
+					continue
+				}
+				assert.Contains(t, r.Reason, ":ci-deployer update (PUT) resourcequota")
+				assert.NotContains(t, r.Reason, "patch resourcequota", "patch is not granted")
+				assert.NotContains(t, r.Reason, "tenant-reconciler", "the guide's accounts hold")
+				var puts int
+				for _, e := range r.Evidence {
+					if strings.Contains(e.Action, "update (PUT) resourcequota") && strings.HasSuffix(e.From, ":ci-deployer") {
+						puts++
+						assert.Contains(t, e.Repro, "auth can-i update resourcequotas")
+					}
+				}
+				assert.Equal(t, 1, puts, "the PUT is in the evidence")
+			}
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
@@ -293,4 +294,60 @@ func DeployClusterRole(t *testing.T) *rbacv1.ClusterRole {
 	}
 	t.Fatal("deploy/base/rbac.yaml has no ClusterRole")
 	return nil
+}
+
+// ApplyFixture creates the objects of suites/fixtures/<name>.yaml, a
+// realistic tenant variant, in the run's tenants: ${A} and ${B} become the
+// run's namespaces of tenant-a-prod and tenant-b-prod, ${IMAGE} the probe
+// image. An object the tenant already has under that name is replaced.
+// Everything it created is deleted when the test ends. It is meant for an
+// AfterProvision hook, and shells out to kubectl as a platform team would.
+func ApplyFixture(ctx context.Context, t *testing.T, r *runner.Run, name string) error {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(RepoRoot(), "suites", "fixtures", name+".yaml"))
+	if err != nil {
+		return fmt.Errorf("fixture %s: %w", name, err)
+	}
+	doc := strings.NewReplacer("${A}", r.Namespace("tenant-a-prod"), "${B}", r.Namespace("tenant-b-prod"),
+		"${IMAGE}", os.Getenv("TENANTCHECK_PROBE_IMAGE")).Replace(string(data))
+	c := Client(ctx, t)
+	kubectl := func(ctx context.Context, args ...string) error {
+		base := []string{}
+		if c.Kubeconfig != "" {
+			base = append(base, "--kubeconfig", c.Kubeconfig)
+		}
+		cmd := exec.CommandContext(ctx, "kubectl", append(base, args...)...)
+		cmd.Stdin = strings.NewReader(doc)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("fixture %s: kubectl %s: %w\n%s", name, strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := kubectl(ctx, "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
+			t.Logf("clean up: %v", err)
+		}
+	})
+	if err := kubectl(ctx, "delete", "--ignore-not-found", "-f", "-"); err != nil {
+		return err
+	}
+	if err := kubectl(ctx, "create", "-f", "-"); err != nil {
+		return err
+	}
+	t.Logf("fixture %s applied", name)
+	return nil
+}
+
+// Fixtures is an AfterProvision hook that applies the named fixtures.
+func Fixtures(t *testing.T, names ...string) func(context.Context, kubernetes.Interface, *runner.Run) error {
+	return func(ctx context.Context, _ kubernetes.Interface, r *runner.Run) error {
+		for _, n := range names {
+			if err := ApplyFixture(ctx, t, r, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -29,17 +28,20 @@ var Layer = layer.Layer{
 	Run:     run,
 }
 
-// needs: read what each tenant declares, dry-run pods, and tokens of the
-// tenant's two accounts; in provision mode also the temporary pod-count
-// quota in the run's own namespaces.
+// needs: read what each tenant declares, dry-run pods, and find and act as
+// the tenant's service accounts (default and every bound one) with real
+// tokens; in provision mode also the temporary pod-count quota in the run's
+// own namespaces. A token of any account of a namespace grants the runner
+// nothing it lacks: it may create pods there, and a pod may run as any
+// account of its namespace.
 func needs(mode model.Mode) []kube.Permission {
 	ps := []kube.Permission{
 		{Verb: "list", Resource: "resourcequotas"},
 		{Verb: "list", Resource: "limitranges"},
 		{Verb: "create", Resource: "pods"}, // server dry-run only
-		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "default"},
-		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "tenant-reconciler"},
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token"},
 	}
+	ps = append(ps, kube.AccountPermissions...)
 	if mode == model.ModeProvision {
 		ps = append(ps,
 			kube.Permission{Verb: "list", Resource: "pods"},
@@ -62,12 +64,17 @@ type Input struct {
 	Labels      map[string]string
 	// Kubectl is the repro commands' kubectl, aimed at the checked cluster.
 	Kubectl func(args string) string
+	// Accounts are the service accounts each namespace's tenant acts as;
+	// AccountsErr is why they could not be listed.
+	Accounts    []kube.Accounts
+	AccountsErr error
 }
 
 func run(ctx context.Context, env *layer.Env) layer.Output {
 	start := time.Now()
 	c := env.Client
-	results := Run(ctx, c.Clientset, Input{
+	accounts, err := c.TenantAccounts(ctx, env.Roster.TenantNamespaces())
+	results := Run(ctx, c.Clientset, Input{Accounts: accounts, AccountsErr: err,
 		Namespaces: env.Roster.TenantNamespaces(), Image: env.Probe.Image,
 		Provisioned: env.Mode == model.ModeProvision, Labels: env.Labels, Kubectl: c.ReproKubectl,
 		AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
@@ -95,7 +102,7 @@ var (
 	defaults = check("limitrange-defaults-applied", "pod without resources gets the defaults",
 		"a pod that declares no resources is admitted with the LimitRange's default requests and limits", model.APIAdmitted)
 	tenantEdits = check("tenant-cannot-edit-quota", "tenant cannot loosen its quota or LimitRange",
-		"the tenant's service accounts (tenant-reconciler, default) may neither update nor delete the namespace's ResourceQuota or LimitRange", model.APIForbidden)
+		"none of the tenant's service accounts (default and every account a binding names) may update (PUT), patch, delete, deletecollection or create the namespace's ResourceQuota or LimitRange, or update the quota's status (server dry-run, real tokens)", model.APIForbidden)
 )
 
 // Run tries every check in every tenant namespace.
@@ -117,13 +124,18 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 		}
 		q.add(ns, quotaFinding(quotas.Items))
 		l.add(ns, limitRangeFinding(ranges.Items))
-		cpu.add(overQuota(ctx, cs, in, ns, quotas.Items, corev1.ResourceCPU, resource.MustParse("1000")))
-		mem.add(overQuota(ctx, cs, in, ns, quotas.Items, corev1.ResourceMemory, resource.MustParse("4Ti")))
+		cpu.add(overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceCPU))
+		mem.add(overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceMemory))
 		def.add(tryDefaults(ctx, cs, in, ns, ranges.Items))
 		if in.Provisioned {
 			count.add(tryPodCount(ctx, cs, in, ns))
 		}
-		for _, e := range tryEdits(ctx, in, ns, quotas.Items, ranges.Items) {
+		if in.AccountsErr != nil {
+			edits.add(attempt{ns: ns, want: model.APIForbidden, got: model.APIError, note: "find the tenant's service accounts: " + in.AccountsErr.Error(),
+				ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}})
+			continue
+		}
+		for _, e := range tryEdits(ctx, in, accountsFor(in.Accounts, ns), quotas.Items, ranges.Items) {
 			edits.add(e)
 		}
 	}
@@ -134,28 +146,56 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 	}
 }
 
+func accountsFor(all []kube.Accounts, ns string) kube.Accounts {
+	for _, a := range all {
+		if a.Namespace == ns {
+			return a
+		}
+	}
+	return kube.Accounts{Namespace: ns, Names: []string{"default"}}
+}
+
 // quotaFinding says what the namespace's quotas fail to cap ("" when all is capped).
 func quotaFinding(quotas []corev1.ResourceQuota) string {
 	if len(quotas) == 0 {
 		return "no ResourceQuota"
 	}
-	need := []corev1.ResourceName{corev1.ResourceRequestsCPU, corev1.ResourceRequestsMemory, corev1.ResourceLimitsCPU, corev1.ResourceLimitsMemory, corev1.ResourcePods}
+	// "cpu" and "memory" are the older names of requests.cpu and
+	// requests.memory. A scoped quota counts only some pods, so it caps
+	// nothing for the rest.
+	need := []struct {
+		key   corev1.ResourceName
+		alias corev1.ResourceName
+	}{
+		{corev1.ResourceRequestsCPU, corev1.ResourceCPU}, {corev1.ResourceRequestsMemory, corev1.ResourceMemory},
+		{corev1.ResourceLimitsCPU, ""}, {corev1.ResourceLimitsMemory, ""}, {corev1.ResourcePods, ""},
+	}
 	var missing []string
+	scoped := false
 	for _, r := range need {
 		found := false
 		for _, q := range quotas {
-			if _, ok := q.Spec.Hard[r]; ok {
+			_, ok := q.Spec.Hard[r.key]
+			_, aliased := q.Spec.Hard[r.alias]
+			switch {
+			case (ok || (r.alias != "" && aliased)) && applies(q):
 				found = true
+			case ok || (r.alias != "" && aliased):
+				scoped = true
 			}
 		}
 		if !found {
-			missing = append(missing, string(r))
+			missing = append(missing, string(r.key))
 		}
 	}
-	if len(missing) > 0 {
-		return "ResourceQuota does not cap " + strings.Join(missing, ", ")
+	if len(missing) == 0 {
+		return ""
 	}
-	return ""
+	msg := "ResourceQuota does not cap " + strings.Join(missing, ", ")
+	if scoped {
+		msg += " (a scoped quota counts only some pods)"
+	}
+	return msg
 }
 
 func limitRangeFinding(ranges []corev1.LimitRange) string {

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
@@ -27,70 +26,117 @@ func repro(in Input, p *corev1.Pod) string {
 	return fmt.Sprintf("echo '%s' | %s", b, in.Kubectl("create --dry-run=server -f -"))
 }
 
-// overQuota asks for more of one resource than any quota of the namespace
-// allows in all (hard + 1), or for huge when there is no quota at all.
-func overQuota(ctx context.Context, cs kubernetes.Interface, in Input, ns string, quotas []corev1.ResourceQuota, r corev1.ResourceName, huge resource.Quantity) attempt {
-	ask := huge.DeepCopy()
-	for _, q := range quotas {
-		for _, key := range []corev1.ResourceName{"requests." + r, "limits." + r, r} {
-			if h, ok := q.Spec.Hard[key]; ok && h.Cmp(ask) < 0 {
-				ask = h.DeepCopy()
-				ask.Add(resource.MustParse("1"))
-			}
+// overQuota asks for just more of res than the tightest quota has left,
+// within the LimitRange's bounds (see planOver). Only the quota's refusal
+// for res is Rejected. An admitted pod is Broken only if it still exceeds
+// the quota's room when the quota is read again: a tenant's pod that ended
+// in between frees room, and the try is then made again with the new figure.
+func overQuota(ctx context.Context, cs kubernetes.Interface, in Input, ns string, quotas []corev1.ResourceQuota, ranges []corev1.LimitRange, res corev1.ResourceName) attempt {
+	a := attempt{ns: ns, want: model.APIRejected, ev: model.Evidence{
+		Action: fmt.Sprintf("create a pod over the %s quota (server dry-run)", res), To: ns,
+		Repro: in.Kubectl("describe resourcequota -n " + ns)}}
+	for try := 1; try <= 3; try++ {
+		plan, why := planOver(quotas, ranges, res)
+		switch {
+		case why != "":
+			a.got, a.note, a.ev.Raw = model.APIError, "cannot tell: "+why, why
+			return a
+		case plan.Containers == nil:
+			a.got, a.ev.Raw = model.APIAdmitted, "no ResourceQuota caps "+string(res)
+			a.note = "no ResourceQuota caps " + string(res) + ": nothing refuses a pod for asking too much"
+			return a
 		}
+		p := overPod(ns, in.Image, plan.Containers)
+		a.ev.Action = fmt.Sprintf("create a pod asking for %s %s in %d container(s), over %s (server dry-run)", res, plan.Ask.String(), len(plan.Containers), plan.Room)
+		a.ev.Repro = repro(in, p)
+		a.ev.Attempts = try
+		_, err := cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
+		if err != nil {
+			a.got, a.ev.Raw, a.note = refusal(err, res)
+			return a
+		}
+		again, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			a.got, a.ev.Raw = model.APIError, "admitted; then list resourcequotas: "+err.Error()
+			a.note = a.ev.Raw
+			return a
+		}
+		now, ok, _ := tightest(again.Items, res)
+		if ok && units(plan.Ask, res) > now.left(res) {
+			a.got = model.APIAdmitted
+			a.ev.Raw = fmt.Sprintf("admitted, although the quota has %s left (%s)", qstr(now.left(res), res), now)
+			a.note = fmt.Sprintf("a pod asking for %s %s was admitted over %s", res, plan.Ask.String(), now)
+			return a
+		}
+		quotas = again.Items // room was freed meanwhile: ask again
 	}
-	small := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}
-	req := small.DeepCopy()
-	req[r] = ask
-	p := pod(ns, in.Image, &corev1.ResourceRequirements{Requests: req, Limits: req})
-	_, err := cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
-	got, msg := Outcome(err)
-	return attempt{ns: ns, want: model.APIRejected, got: got, ev: model.Evidence{
-		Action: fmt.Sprintf("create pod requesting %s %s (server dry-run)", r, ask.String()), To: ns, Raw: msg, Attempts: 1, Repro: repro(in, p)}}
+	a.got, a.note = model.APIError, "the quota's room kept growing while the pod was tried (3 tries): the tenant's pods are ending"
+	a.ev.Raw = a.note
+	return a
+}
+
+// refusal reads the answer to the over-quota pod: Rejected only when the
+// quota refused it for res; any other refusal proves nothing about the
+// quota for res and is an Error that says who refused.
+func refusal(err error, res corev1.ResourceName) (model.APIOutcome, string, string) {
+	got, raw := kube.Classify(err)
+	switch {
+	case got == model.APIRejected && quotaRefused(err.Error(), res):
+		return model.APIRejected, raw, ""
+	case got == model.APIForbidden:
+		return model.APIError, raw, "the runner may not create pods here: " + raw
+	case got == model.APIRejected && quotaRefusal(err.Error()):
+		return model.APIError, raw, "refused by the quota or LimitRange, but not for exceeding " + string(res) + ": " + raw
+	case got == model.APIRejected:
+		return model.APIError, raw, "refused by another admission plugin, not by the quota: " + raw
+	}
+	return model.APIError, raw, "not admitted, and not refused by the quota: " + raw
+}
+
+// overPod is the restricted pod with one container per set of resources.
+func overPod(ns, image string, containers []corev1.ResourceRequirements) *corev1.Pod {
+	p := pod(ns, image, &containers[0])
+	base := p.Spec.Containers[0]
+	for i, res := range containers[1:] {
+		c := *base.DeepCopy()
+		c.Name = fmt.Sprintf("%s-%d", base.Name, i+2)
+		c.Resources = res
+		p.Spec.Containers = append(p.Spec.Containers, c)
+	}
+	return p
 }
 
 // tryDefaults submits a pod without resources and compares what the API
-// server would store with the LimitRange's defaults.
+// server would store with the LimitRange's defaults. A tenant too full to
+// admit even that pod cannot tell: Error "tenant at quota", never Broken.
 func tryDefaults(ctx context.Context, cs kubernetes.Interface, in Input, ns string, ranges []corev1.LimitRange) attempt {
 	p := pod(ns, in.Image, nil)
 	created, err := cs.CoreV1().Pods(ns).Create(ctx, p, dryRun)
 	a := attempt{ns: ns, want: model.APIAdmitted, ev: model.Evidence{Action: "create pod without resources (server dry-run)", To: ns, Attempts: 1, Repro: repro(in, p)}}
-	got, msg := Outcome(err)
+	got, msg := kube.Classify(err)
 	a.got, a.ev.Raw = got, msg
-	if err != nil {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "exceeded quota"):
+		a.got, a.note = model.APIError, "tenant at quota: the pod the LimitRange fills in does not fit what the quota has left, so the defaults cannot be seen: "+msg
+		return a
+	case got == model.APIRejected && quotaRefusal(err.Error()):
+		a.note = "a pod without resources is refused: " + msg // e.g. the quota asks for a resource no LimitRange defaults
+		return a
+	case got == model.APIForbidden:
+		a.got, a.note = model.APIError, "the runner may not create pods here: "+msg
+		return a
+	default:
+		a.got, a.note = model.APIError, "not admitted, and not for the quota or LimitRange: "+msg
 		return a
 	}
 	res := created.Spec.Containers[0].Resources
 	a.ev.Raw = fmt.Sprintf("defaulted to requests %s, limits %s", list(res.Requests), list(res.Limits))
-	want := containerDefaults(ranges)
-	if want == nil || !equal(want.DefaultRequest, res.Requests) || !equal(want.Default, res.Limits) {
+	if off := defaultsMatch(ranges, res); off != "" {
 		a.got = model.APIRejected // not what the LimitRange declares: the defaults did not apply
-		a.note = "pod admitted without the LimitRange's defaults: " + a.ev.Raw
+		a.note = "pod admitted without the LimitRange's defaults (" + off + "): " + a.ev.Raw
 	}
 	return a
-}
-
-func containerDefaults(ranges []corev1.LimitRange) *corev1.LimitRangeItem {
-	for _, lr := range ranges {
-		for i, item := range lr.Spec.Limits {
-			if item.Type == corev1.LimitTypeContainer && len(item.Default) > 0 {
-				return &lr.Spec.Limits[i]
-			}
-		}
-	}
-	return nil
-}
-
-func equal(a, b corev1.ResourceList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || v.Cmp(w) != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func list(r corev1.ResourceList) string {
@@ -98,59 +144,4 @@ func list(r corev1.ResourceList) string {
 		return "none"
 	}
 	return fmt.Sprintf("cpu=%s memory=%s", r.Cpu(), r.Memory())
-}
-
-// tryEdits: each tenant service account tries to update (a merge patch) and
-// delete the namespace's quota and LimitRange, all with dry-run.
-func tryEdits(ctx context.Context, in Input, ns string, quotas []corev1.ResourceQuota, ranges []corev1.LimitRange) []attempt {
-	qName, lName := "tenant-quota", "tenant-defaults"
-	if len(quotas) > 0 {
-		qName = quotas[0].Name
-	}
-	if len(ranges) > 0 {
-		lName = ranges[0].Name
-	}
-	patch := []byte(`{"metadata":{"labels":{"tenantcheck.io/probe":"edit"}}}`)
-	var out []attempt
-	for _, sa := range []string{"tenant-reconciler", "default"} {
-		as := fmt.Sprintf("system:serviceaccount:%s:%s", ns, sa)
-		cs, err := in.AsServiceAccount(ctx, ns, sa)
-		if err != nil {
-			out = append(out, attempt{ns: ns, want: model.APIForbidden, got: model.APIError, ev: model.Evidence{Action: "get a token", From: as, Raw: err.Error(), Attempts: 1}})
-			continue
-		}
-		calls := []struct {
-			what string
-			do   func() error
-		}{
-			{"patch resourcequota " + qName, func() error {
-				_, err := cs.CoreV1().ResourceQuotas(ns).Patch(ctx, qName, types.MergePatchType, patch, metav1.PatchOptions{DryRun: dryRun.DryRun})
-				return err
-			}},
-			{"delete resourcequota " + qName, func() error {
-				return cs.CoreV1().ResourceQuotas(ns).Delete(ctx, qName, metav1.DeleteOptions{DryRun: dryRun.DryRun})
-			}},
-			{"patch limitrange " + lName, func() error {
-				_, err := cs.CoreV1().LimitRanges(ns).Patch(ctx, lName, types.MergePatchType, patch, metav1.PatchOptions{DryRun: dryRun.DryRun})
-				return err
-			}},
-			{"delete limitrange " + lName, func() error {
-				return cs.CoreV1().LimitRanges(ns).Delete(ctx, lName, metav1.DeleteOptions{DryRun: dryRun.DryRun})
-			}},
-		}
-		for _, c := range calls {
-			got, msg := Outcome(c.do())
-			verb, res, _ := cut3(c.what)
-			out = append(out, attempt{ns: ns, want: model.APIForbidden, got: got, ev: model.Evidence{
-				Action: c.what + " (dry-run, with a real token)", From: as, To: ns, Raw: msg, Attempts: 1,
-				Repro: in.Kubectl(fmt.Sprintf("auth can-i %s %s -n %s --as=%s", verb, res, ns, as))}})
-		}
-	}
-	return out
-}
-
-func cut3(s string) (string, string, string) {
-	var a, b, c string
-	fmt.Sscan(s, &a, &b, &c)
-	return a, b, c
 }
