@@ -3,6 +3,7 @@ package rbac
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestBaselineHolds(t *testing.T) {
 		Assess("every RBAC check holds", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			res := run(ctx, t, nil)
 			assert.Empty(t, brokenIDs(t, res))
-			for _, id := range []string{"rbac/reconciler-can-manage-own-namespace", "rbac/default-token-authenticates"} {
+			for _, id := range []string{"rbac/reconciler-can-manage-own-namespace", "rbac/tenant-tokens-authenticate"} {
 				assert.Equal(t, model.VerdictHeld, res[id].Verdict, "positive control %s: %s", id, res[id].Reason)
 			}
 			assert.Equal(t, 4, res["rbac/cross-tenant-list-secrets"].Attempts, "two tenants x two identities, each against the other tenant")
@@ -178,4 +179,71 @@ func waitGranted(ctx context.Context, cs kubernetes.Interface, saNS, sa, verb, r
 		}
 		return got.Status.Allowed, nil
 	})
+}
+
+// Must show 4: a second account of tenant-a (not one the guide defines)
+// bound to edit in tenant-b. The layer acts as it, with its own token, and
+// the cross-tenant checks break naming it, not the guide's accounts.
+func TestSecondAccountBoundInOtherTenantIsCaught(t *testing.T) {
+	f := features.New("a second tenant account bound to edit in the other tenant").
+		WithLabel("layer", "rbac").WithLabel("check", "cross-tenant-list-secrets").
+		Assess("the cross-tenant checks break naming that account", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			var nsA, nsB string
+			fixtures := suitekit.Fixtures(t, "cross-tenant-edit")
+			res := run(ctx, t, func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				nsA, nsB = r.Namespace("tenant-a-prod"), r.Namespace("tenant-b-prod")
+				return fixtures(ctx, cs, r)
+			})
+			broken := brokenIDs(t, res)
+			for _, id := range []string{"rbac/cross-tenant-list-secrets", "rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-configmaps",
+				"rbac/cross-tenant-list-pods", "rbac/cross-tenant-update-configmap", "rbac/cross-tenant-create-pod",
+				"rbac/cross-tenant-exec", "rbac/cross-tenant-attach", "rbac/no-broad-bindings"} {
+				assert.Contains(t, broken, id)
+			}
+			reporting := nsA + "/reporting"
+			for _, id := range broken {
+				if id == "rbac/no-broad-bindings" {
+					continue
+				}
+				assert.Contains(t, res[id].Reason, reporting+": ", id)
+				assert.NotContains(t, res[id].Reason, nsA+"/default:", id)
+				assert.NotContains(t, res[id].Reason, nsA+"/tenant-reconciler:", id)
+			}
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, reporting+": list secrets in "+nsB+": admitted, expected forbidden")
+			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "RoleBinding "+nsB+"/reporting-edit binds ServiceAccount "+reporting)
+			assert.Equal(t, model.VerdictHeld, res["rbac/tenant-tokens-authenticate"].Verdict, "the new account's token is proven too")
+			assert.Contains(t, res["rbac/tenant-tokens-authenticate"].Observed, "Admitted x5", "default and tenant-reconciler of both tenants, and reporting")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// Must show 2 (namespace): an account allowed to update (PUT) its own
+// namespace, but not to patch it, can relabel it to privileged: caught,
+// with the PUT in the evidence.
+func TestNamespaceUpdateRoleIsCaught(t *testing.T) {
+	f := features.New("a Role granting update on the tenant's own namespace").
+		WithLabel("layer", "rbac").WithLabel("check", "relabel-own-namespace").
+		Assess("relabel-own-namespace breaks on the PUT, naming the account", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			var nsA string
+			fixtures := suitekit.Fixtures(t, "quota-editor-role")
+			res := run(ctx, t, func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				nsA = r.Namespace("tenant-a-prod")
+				return fixtures(ctx, cs, r)
+			})
+			assert.Equal(t, []string{"rbac/relabel-own-namespace"}, brokenIDs(t, res))
+			reason := res["rbac/relabel-own-namespace"].Reason
+			assert.Contains(t, reason, nsA+"/ci-deployer: update (PUT) namespace "+nsA)
+			assert.NotContains(t, reason, "label namespace", "patch is not granted")
+			var put bool
+			for _, e := range res["rbac/relabel-own-namespace"].Evidence {
+				if e.From == nsA+"/ci-deployer" && strings.HasPrefix(e.Action, "update (PUT) namespace") {
+					put = true
+					assert.Contains(t, e.Repro, "auth can-i update namespaces/"+nsA)
+				}
+			}
+			assert.True(t, put, "the PUT is in the evidence")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
 }

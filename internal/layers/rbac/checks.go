@@ -68,17 +68,16 @@ var Controls = []Check{
 		},
 	},
 	{
-		Check: model.Check{ID: "rbac/default-token-authenticates", Layer: model.LayerRBAC,
-			Name:        "default token authenticates",
-			Description: "the default service account's token is accepted and names that account (the positive control)",
+		Check: model.Check{ID: "rbac/tenant-tokens-authenticate", Layer: model.LayerRBAC,
+			Name:        "tenant tokens authenticate",
+			Description: "the token of every tenant account tried (default and every bound one) is accepted and names that account (the positive control)",
 			Expected:    model.ExpectAPI(model.APIAdmitted)},
-		Only:     DefaultServiceAccount,
 		Requests: single(whoami),
 	},
 }
 
 // Checks are the attempts to act beyond the tenant's namespace, in report
-// order. Each is tried by both identities of every tenant.
+// order. Each is tried by every identity of every tenant.
 var Checks = []Check{
 	forbiddenCheck("cross-tenant-list-secrets", "list secrets of another tenant",
 		"a tenant identity cannot list secrets in another tenant's namespace", true, single(listSecrets)),
@@ -89,10 +88,23 @@ var Checks = []Check{
 		"a tenant identity cannot list configmaps in another tenant's namespace", true, single(listConfigMaps)),
 	forbiddenCheck("cross-tenant-list-pods", "list pods of another tenant",
 		"a tenant identity cannot list pods in another tenant's namespace", true, single(listPods)),
+	forbiddenCheck("cross-tenant-update-configmap", "update a configmap of another tenant",
+		"a tenant identity cannot update (PUT) a configmap in another tenant's namespace (server dry-run; the name need not exist)",
+		true, single(updateConfigMap)),
 	forbiddenCheck("cross-tenant-create-pod", "create a pod in another tenant",
 		"a tenant identity cannot create a pod in another tenant's namespace (server dry-run)", true, single(createPod)),
 	forbiddenCheck("cross-tenant-exec", "exec into another tenant's pod",
 		"a tenant identity cannot exec into a pod of another tenant's namespace", true, single(execPod)),
+	forbiddenCheck("cross-tenant-attach", "attach to or port-forward into another tenant's pod",
+		"a tenant identity cannot attach to, or port-forward into, a pod of another tenant's namespace", true,
+		func(id Identity, ns string) []Request {
+			return []Request{streamPod(id, ns, "attach"), streamPod(id, ns, "portforward")}
+		}),
+	forbiddenCheck("cross-tenant-ephemeral-container", "add a debug container to another tenant's pod",
+		"a tenant identity cannot add an ephemeral container to a pod of another tenant's namespace (pods/ephemeralcontainers, patch and update)",
+		true, func(id Identity, ns string) []Request {
+			return []Request{ephemeral(id, ns, "patch"), ephemeral(id, ns, "update")}
+		}),
 	forbiddenCheck("cross-tenant-token", "mint a token of another tenant",
 		"a tenant identity cannot request a token for another tenant's default service account", true, single(foreignToken)),
 	forbiddenCheck("list-namespaces", "list namespaces",
@@ -108,9 +120,11 @@ var Checks = []Check{
 		single(bindClusterAdmin)),
 	forbiddenCheck("impersonate", "impersonate system:admin",
 		"a tenant identity cannot impersonate another user", false, single(impersonate)),
-	forbiddenCheck("relabel-own-namespace", "relabel its own namespace to privileged",
-		"a tenant identity cannot set pod-security.kubernetes.io/enforce=privileged on its own namespace (server dry-run)",
-		false, single(relabelNamespace)),
+	forbiddenCheck("relabel-own-namespace", "relabel or edit its own namespace",
+		"a tenant identity cannot set pod-security.kubernetes.io/enforce=privileged on its own namespace, by patch or by update (PUT), nor update the namespace's status (server dry-run)",
+		false, func(id Identity, ns string) []Request {
+			return []Request{relabelNamespace(id, ns), replaceNamespace(id, ns), namespaceStatus(id, ns)}
+		}),
 }
 
 // CheckIDs lists the ID of every result Run returns, in report order.

@@ -8,7 +8,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
@@ -49,22 +48,28 @@ func (id Identity) User() string {
 	return "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount
 }
 
-// planIdentities lists, without touching the cluster, the two identities of
-// each tenant's first namespace and the namespaces each one aims at.
-func planIdentities(tenants []Tenant) []Identity {
+// planIdentities lists, without touching the cluster, the identities of
+// every tenant namespace (the accounts the tenant acts as there: default
+// and every bound one; default alone when accounts does not name the
+// namespace) and the namespaces each one aims at: every namespace of every
+// other tenant.
+func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 	var out []Identity
 	for i, t := range tenants {
-		if len(t.Namespaces) == 0 {
-			continue
-		}
 		var targets []string
 		for j, o := range tenants {
-			if j != i && len(o.Namespaces) > 0 {
-				targets = append(targets, o.Namespaces[0])
+			if j != i {
+				targets = append(targets, o.Namespaces...)
 			}
 		}
-		for _, sa := range []string{baseline.ReconcilerName, DefaultServiceAccount} {
-			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], ServiceAccount: sa, Targets: targets})
+		for _, ns := range t.Namespaces {
+			names := accounts[ns]
+			if len(names) == 0 {
+				names = []string{DefaultServiceAccount}
+			}
+			for _, sa := range names {
+				out = append(out, Identity{Tenant: t.Name, Namespace: ns, ServiceAccount: sa, Targets: targets})
+			}
 		}
 	}
 	return out

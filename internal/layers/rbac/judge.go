@@ -54,7 +54,10 @@ func judgeAttempt(want model.APIOutcome, a attempt, failed map[string]string) mo
 // judgeCheck aggregates a check's attempts over tenants and identities:
 // Broken if any attempt is, else Error if any is, else Held.
 func judgeCheck(c Check, attempts []attempt, failed map[string]string) model.Result {
-	if len(attempts) == 0 {
+	switch {
+	case len(attempts) == 0 && c.Only != "":
+		return c.Result(model.Skipped("no tenant namespace has a bound " + c.Only + " account to try it with"))
+	case len(attempts) == 0:
 		return c.Result(model.Skipped("no identity to try it with: it needs at least two tenants with a namespace"))
 	}
 	byVerdict := map[model.Verdict][]string{}

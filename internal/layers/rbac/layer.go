@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
@@ -21,13 +22,13 @@ var Layer = layer.Layer{
 	ID:      model.LayerRBAC,
 	Summary: "real TokenRequest tokens of each tenant's accounts try to reach the other tenant and the cluster; a scan of every binding",
 	Checks:  checks(),
-	Needs: layer.Perms(
-		kube.Permission{Verb: "get", Resource: "serviceaccounts"},
-		kube.Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "default"},
-		kube.Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Name: "tenant-reconciler"},
-		kube.Permission{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
-		kube.Permission{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
-	),
+	// A token of any account of a tenant namespace grants the runner nothing
+	// it lacks: it may create pods there, and a pod may run as any account
+	// of its namespace.
+	Needs: layer.Perms(append([]kube.Permission{
+		{Verb: "get", Resource: "serviceaccounts"},
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token"},
+	}, kube.AccountPermissions...)...),
 	Run: run,
 }
 
@@ -43,11 +44,26 @@ func checks() []model.Check {
 // Input of the RBAC layer: the tenants to try against each other.
 type Input struct {
 	Tenants []Tenant
+	// Accounts are, per namespace, the service accounts its tenant acts
+	// as (kube.TenantAccounts); a namespace it does not name acts as
+	// default only.
+	Accounts map[string][]string
 }
 
 func run(ctx context.Context, env *layer.Env) layer.Output {
 	start := time.Now()
-	results := Run(ctx, env.Client, Input{Tenants: env.Roster.Tenants()})
+	in := Input{Tenants: env.Roster.Tenants(), Accounts: map[string][]string{}}
+	accounts, err := env.Client.TenantAccounts(ctx, env.Roster.TenantNamespaces())
+	if err != nil {
+		return layer.Output{Results: layer.Results(checks(), model.Errored("find the tenants' service accounts: "+err.Error()))}
+	}
+	for _, a := range accounts {
+		in.Accounts[a.Namespace] = a.Names
+		if len(a.Untried) > 0 {
+			env.Say("rbac: %d more bound accounts of %s not tried: %s", len(a.Untried), a.Namespace, strings.Join(a.Untried, ", "))
+		}
+	}
+	results := Run(ctx, env.Client, in)
 	env.Say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(start).Seconds())
 	return layer.Output{Results: results}
 }
@@ -59,7 +75,7 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 // or a missing result.
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 	prefix := c.Kubectl()
-	ids := login(ctx, c, planIdentities(in.Tenants))
+	ids := login(ctx, c, planIdentities(in.Tenants, in.Accounts))
 	attempts := send(ctx, ids, allChecks(), prefix)
 	results := judgeAll(allChecks(), Controls, attempts)
 	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix))

@@ -22,17 +22,24 @@ func TestPlanIdentities(t *testing.T) {
 		{Name: "empty"},
 		{Name: "c", Namespaces: []string{"c-prod"}},
 	}
-	ids := planIdentities(tenants)
+	accounts := map[string][]string{
+		"a-prod": {"default", "tenant-reconciler"},
+		"a-dev":  {"default", "ci"},
+		"b-prod": {"default", "tenant-reconciler"},
+		// c-prod is not named: default only.
+	}
+	ids := planIdentities(tenants, accounts)
 	var got []string
 	for _, id := range ids {
 		got = append(got, id.String()+" -> "+strings.Join(id.Targets, ","))
 	}
 	assert.Equal(t, []string{
-		"a-prod/tenant-reconciler -> b-prod,c-prod", "a-prod/default -> b-prod,c-prod",
-		"b-prod/tenant-reconciler -> a-prod,c-prod", "b-prod/default -> a-prod,c-prod",
-		"c-prod/tenant-reconciler -> a-prod,b-prod", "c-prod/default -> a-prod,b-prod",
-	}, got)
-	assert.Equal(t, "system:serviceaccount:a-prod:default", ids[1].User())
+		"a-prod/default -> b-prod,c-prod", "a-prod/tenant-reconciler -> b-prod,c-prod",
+		"a-dev/default -> b-prod,c-prod", "a-dev/ci -> b-prod,c-prod",
+		"b-prod/default -> a-prod,a-dev,c-prod", "b-prod/tenant-reconciler -> a-prod,a-dev,c-prod",
+		"c-prod/default -> a-prod,a-dev,b-prod",
+	}, got, "every namespace of a tenant, every account bound there, aimed at every namespace of the others")
+	assert.Equal(t, "system:serviceaccount:a-prod:default", ids[0].User())
 }
 
 func TestCheckIDs(t *testing.T) {
@@ -65,9 +72,9 @@ func TestSendBuildsRequests(t *testing.T) {
 	obs := send(context.Background(), ids, allChecks(), "kubectl --context kind-tc")
 
 	require.Len(t, obs[Controls[0].ID], 4, "two requests for each of the two reconcilers, none for default")
-	require.Len(t, obs[Controls[1].ID], 1, "only the default account authenticates")
+	require.Len(t, obs[Controls[1].ID], 3, "every account's token is checked")
 	for _, c := range Checks {
-		require.Len(t, obs[c.ID], 3, "%s: every identity tries it once against its one target", c.ID)
+		require.Len(t, obs[c.ID], 3*len(c.Requests(ids[0], nsB)), "%s: every identity tries it against its one target", c.ID)
 	}
 	list := obs["rbac/cross-tenant-list-secrets"][2]
 	assert.Equal(t, "list secrets in "+nsA, list.req.Action, "tenant b aims at tenant a")
@@ -82,8 +89,8 @@ func TestSendBuildsRequests(t *testing.T) {
 	// someone else: those requests must end as Errors, not panic.
 	assert.Equal(t, model.APIError, obs["rbac/cross-tenant-exec"][0].observed)
 	assert.Equal(t, model.APIError, obs["rbac/impersonate"][0].observed)
-	assert.Equal(t, model.APIError, obs[Controls[1].ID][0].observed)
-	assert.Contains(t, obs[Controls[1].ID][0].raw, `the token authenticated as "system:serviceaccount:`+nsA+`:someone-else", not "system:serviceaccount:`+nsA+`:default"`)
+	assert.Equal(t, model.APIError, obs[Controls[1].ID][1].observed)
+	assert.Contains(t, obs[Controls[1].ID][1].raw, `the token authenticated as "system:serviceaccount:`+nsA+`:someone-else", not "system:serviceaccount:`+nsA+`:default"`)
 
 	for _, a := range append(csA.Actions(), csB.Actions()...) {
 		assertDryRun(t, a)
@@ -103,6 +110,8 @@ func assertDryRun(t *testing.T, a clienttesting.Action) {
 		assert.Equal(t, []string{"All"}, act.CreateOptions.DryRun, what)
 	case clienttesting.PatchActionImpl:
 		assert.Equal(t, []string{"All"}, act.PatchOptions.DryRun, what)
+	case clienttesting.UpdateActionImpl:
+		assert.Equal(t, []string{"All"}, act.UpdateOptions.DryRun, what)
 	case clienttesting.ListActionImpl, clienttesting.GetActionImpl:
 	default:
 		t.Errorf("unexpected action %s (%T)", what, a)

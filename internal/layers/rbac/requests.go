@@ -80,6 +80,18 @@ func createConfigMap(id Identity, ns string) Request {
 		}}
 }
 
+// updateConfigMap PUTs a configmap that need not exist: authorisation comes
+// first (403), then the handler answers 404 for a missing one.
+func updateConfigMap(id Identity, ns string) Request {
+	return Request{Action: "update (PUT) configmap " + probeName + " in " + ns + " (server dry-run)", To: ns,
+		Kubectl: "auth can-i update configmaps -n " + ns,
+		Do: func(ctx context.Context) error {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns}}
+			_, err := id.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{DryRun: dryRun.DryRun})
+			return err
+		}}
+}
+
 // createPod: the repro asks can-i, because `kubectl run` would submit a pod
 // that Pod Security refuses, which would muddle what RBAC said.
 func createPod(id Identity, ns string) Request {
@@ -113,6 +125,48 @@ func execPod(id Identity, ns string) Request {
 			}
 			return rc.Post().Namespace(ns).Resource("pods").Name(execTarget).SubResource("exec").
 				Param("command", "true").Param("stdout", "true").Do(ctx).Error()
+		}}
+}
+
+// streamPod POSTs to pods/attach or pods/portforward without the upgrade,
+// as execPod does: a 403 is authorisation's, anything after it (404 for a
+// missing pod, 400 for the missing upgrade) means the tenant may.
+func streamPod(id Identity, ns, sub string) Request {
+	return Request{Action: sub + " to pod " + execTarget + " in " + ns, To: ns,
+		Kubectl: "auth can-i create pods/" + execTarget + " --subresource=" + sub + " -n " + ns,
+		Do: func(ctx context.Context) error {
+			rc, ok := id.Client.CoreV1().RESTClient().(*rest.RESTClient)
+			if !ok || rc == nil {
+				return errors.New(sub + ": the client has no REST client")
+			}
+			req := rc.Post().Namespace(ns).Resource("pods").Name(execTarget).SubResource(sub)
+			if sub == "attach" {
+				req = req.Param("stdout", "true")
+			} else {
+				req = req.Param("ports", "8080")
+			}
+			return req.Do(ctx).Error()
+		}}
+}
+
+// ephemeral adds a debug container (kubectl debug's way in) to a pod that
+// need not exist, with dry-run; verb is patch or update.
+func ephemeral(id Identity, ns, verb string) Request {
+	return Request{Action: verb + " pods/ephemeralcontainers of pod " + execTarget + " in " + ns + " (server dry-run)", To: ns,
+		Kubectl: "auth can-i " + verb + " pods/" + execTarget + " --subresource=ephemeralcontainers -n " + ns,
+		Do: func(ctx context.Context) error {
+			if verb == "patch" {
+				patch := []byte(`{"spec":{"ephemeralContainers":[{"name":"tc-debug","image":"registry.k8s.io/pause:3.10"}]}}`)
+				_, err := id.Client.CoreV1().Pods(ns).Patch(ctx, execTarget, types.StrategicMergePatchType, patch,
+					metav1.PatchOptions{DryRun: dryRun.DryRun}, "ephemeralcontainers")
+				return err
+			}
+			p := probePod(ns)
+			p.Name = execTarget
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+				Name: "tc-debug", Image: "registry.k8s.io/pause:3.10"}}}
+			_, err := id.Client.CoreV1().Pods(ns).UpdateEphemeralContainers(ctx, execTarget, p, metav1.UpdateOptions{DryRun: dryRun.DryRun})
+			return err
 		}}
 }
 
@@ -221,6 +275,32 @@ func relabelNamespace(id Identity, ns string) Request {
 		Do: func(ctx context.Context) error {
 			_, err := id.Client.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch,
 				metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		}}
+}
+
+// replaceNamespace PUTs the namespace back with enforce=privileged. The
+// tenant need not be able to read it: the object is built from its name,
+// and a PUT without resourceVersion is authorised (403) before it is
+// validated or compared (409, 422).
+func replaceNamespace(id Identity, ns string) Request {
+	return Request{Action: "update (PUT) namespace " + ns + " with pod-security.kubernetes.io/enforce=privileged (server dry-run)", To: ns,
+		Kubectl: "auth can-i update namespaces/" + ns,
+		Do: func(ctx context.Context) error {
+			n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
+				"kubernetes.io/metadata.name": ns, "pod-security.kubernetes.io/enforce": "privileged"}}}
+			_, err := id.Client.CoreV1().Namespaces().Update(ctx, n, metav1.UpdateOptions{DryRun: dryRun.DryRun})
+			return err
+		}}
+}
+
+// namespaceStatus PUTs the namespace's status subresource, as above.
+func namespaceStatus(id Identity, ns string) Request {
+	return Request{Action: "update (PUT) the status of namespace " + ns + " (server dry-run)", To: ns,
+		Kubectl: "auth can-i update namespaces/" + ns + " --subresource=status",
+		Do: func(ctx context.Context) error {
+			n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+			_, err := id.Client.CoreV1().Namespaces().UpdateStatus(ctx, n, metav1.UpdateOptions{DryRun: dryRun.DryRun})
 			return err
 		}}
 }
