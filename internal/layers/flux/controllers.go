@@ -76,36 +76,112 @@ type controller struct {
 	args      []string
 }
 
-// findControllers lists the Deployments of the known Flux controllers in all
-// namespaces, by name, by app.kubernetes.io/component, or by the pod label
-// app=<controller> that Flux's own manifests select on.
-func findControllers(ctx context.Context, e env) ([]controller, error) {
-	list, err := e.cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, kube.Explain(err, "list Deployments to find the Flux controllers")
-	}
-	known := []string{kustomizeController, helmController, notificationController, imageReflectorController, imageAutomationController}
-	var out []controller
-	for _, d := range list.Items {
-		name := whichController(d, known)
-		if name == "" {
-			continue
-		}
-		c := managerContainer(d.Spec.Template.Spec.Containers)
-		if c == nil {
-			continue
-		}
-		out = append(out, controller{name: name, namespace: d.Namespace, deploy: d.Name, container: c.Name,
-			args: append(slices.Clone(c.Command), c.Args...)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].namespace+"/"+out[i].deploy < out[j].namespace+"/"+out[j].deploy })
-	return out, nil
+// Labels Flux's own manifests put on its controllers, and the namespace
+// `flux install` and bootstrap put them in.
+const (
+	partOfLabel      = "app.kubernetes.io/part-of"
+	componentLabel   = "app.kubernetes.io/component"
+	appLabel         = "app"
+	defaultNamespace = "flux-system"
+)
+
+// installation is where Flux runs and the controllers found there.
+type installation struct {
+	// namespaces were searched; byLabel says they hold Deployments labelled
+	// app.kubernetes.io/part-of=flux, else flux-system was taken by name.
+	namespaces  []string
+	byLabel     bool
+	controllers []controller
 }
 
+// where says what was searched, for a reason that nothing was found.
+func (in installation) where() string {
+	const how = "by the labels " + componentLabel + " and " + appLabel
+	switch {
+	case in.byLabel:
+		return "searched " + strings.Join(in.namespaces, ", ") + ", where the Deployments labelled " + partOfLabel + "=flux run, " + how
+	case len(in.namespaces) > 0:
+		return "no Deployment outside the tenants is labelled " + partOfLabel + "=flux; searched " + strings.Join(in.namespaces, ", ") + " " + how
+	}
+	return "no Deployment outside the tenants is labelled " + partOfLabel + "=flux, and " + defaultNamespace + " is a tenant namespace: nothing searched"
+}
+
+// findControllers finds the Flux controllers in the namespaces Flux runs in,
+// never in a tenant's: a tenant may name or label its own Deployment
+// kustomize-controller, and its flags would then stand in for the real
+// controller's. Within those namespaces a controller is known by the labels
+// Flux's manifests set: app.kubernetes.io/component=<controller> on the
+// Deployment, or app=<controller> on it or on its pods (what its selector
+// matches); the local cluster's kustomize-controller (hack/localcluster)
+// carries all three, and app.kubernetes.io/part-of=flux.
+func findControllers(ctx context.Context, e env, tenants []Tenant) (installation, error) {
+	var in installation
+	var err error
+	in.namespaces, in.byLabel, err = fluxNamespaces(ctx, e, tenants)
+	if err != nil {
+		return in, err
+	}
+	known := []string{kustomizeController, helmController, notificationController, imageReflectorController, imageAutomationController}
+	for _, ns := range in.namespaces {
+		list, err := e.cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return in, kube.Explain(err, "list Deployments in "+ns+" to find the Flux controllers")
+		}
+		for _, d := range list.Items {
+			name := whichController(d, known)
+			if name == "" {
+				continue
+			}
+			c := managerContainer(d.Spec.Template.Spec.Containers)
+			if c == nil {
+				continue
+			}
+			in.controllers = append(in.controllers, controller{name: name, namespace: d.Namespace, deploy: d.Name, container: c.Name,
+				args: append(slices.Clone(c.Command), c.Args...)})
+		}
+	}
+	sort.Slice(in.controllers, func(i, j int) bool {
+		a, b := in.controllers[i], in.controllers[j]
+		return a.namespace+"/"+a.deploy < b.namespace+"/"+b.deploy
+	})
+	return in, nil
+}
+
+// fluxNamespaces are the namespaces outside the tenants' that hold a
+// Deployment labelled app.kubernetes.io/part-of=flux, as every Flux
+// install labels its controllers; when there is none, flux-system only.
+func fluxNamespaces(ctx context.Context, e env, tenants []Tenant) ([]string, bool, error) {
+	list, err := e.cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: partOfLabel + "=flux"})
+	if err != nil {
+		return nil, false, kube.Explain(err, "list the Deployments labelled "+partOfLabel+"=flux to find where Flux runs")
+	}
+	tenant := map[string]bool{}
+	for _, t := range tenants {
+		for _, ns := range t.Namespaces {
+			tenant[ns] = true
+		}
+	}
+	var out []string
+	for _, d := range list.Items {
+		if !tenant[d.Namespace] && !slices.Contains(out, d.Namespace) {
+			out = append(out, d.Namespace)
+		}
+	}
+	switch {
+	case len(out) > 0:
+		sort.Strings(out)
+		return out, true, nil
+	case tenant[defaultNamespace]:
+		return nil, false, nil
+	}
+	return []string{defaultNamespace}, false, nil
+}
+
+// whichController says which Flux controller a Deployment in Flux's
+// namespace is, by its labels only: its name alone proves nothing.
 func whichController(d appsv1.Deployment, known []string) string {
 	for _, k := range known {
-		if d.Name == k || d.Labels["app.kubernetes.io/component"] == k || d.Labels["app"] == k ||
-			d.Spec.Template.Labels["app"] == k {
+		if d.Labels[componentLabel] == k || d.Labels[appLabel] == k || d.Spec.Template.Labels[appLabel] == k {
 			return k
 		}
 	}
@@ -173,12 +249,12 @@ func (c ControllerCheck) Satisfied(args []string) (bool, string) {
 	return strings.TrimSpace(v) != "", "--" + c.Flag + "=" + v
 }
 
-// judge compares the found controllers with what c asks.
-func (c ControllerCheck) judge(found []controller, repro string) model.Result {
+// judge compares the controllers found with what c asks.
+func (c ControllerCheck) judge(found installation, repro string) model.Result {
 	var ev []model.Evidence
 	var missing, ok, observed []string
 	requiredSeen := false
-	for _, ctl := range found {
+	for _, ctl := range found.controllers {
 		if !slices.Contains(c.Controllers, ctl.name) {
 			continue
 		}
@@ -200,7 +276,7 @@ func (c ControllerCheck) judge(found []controller, repro string) model.Result {
 	case len(missing) > 0:
 		j = model.Broken(strings.Join(missing, "; "))
 	case !requiredSeen:
-		j = model.Errored("no " + c.Required + " Deployment found (searched all namespaces by name and by the labels app and app.kubernetes.io/component)")
+		j = model.Errored("no " + c.Required + " Deployment found (" + found.where() + ")")
 	default:
 		j = model.Held("set on " + strings.Join(ok, ", "))
 	}
@@ -211,8 +287,8 @@ func (c ControllerCheck) judge(found []controller, repro string) model.Result {
 	return r
 }
 
-func controllerResults(ctx context.Context, e env) []model.Result {
-	found, err := findControllers(ctx, e)
+func controllerResults(ctx context.Context, e env, tenants []Tenant) []model.Result {
+	found, err := findControllers(ctx, e, tenants)
 	var out []model.Result
 	for _, c := range ControllerChecks {
 		if err != nil {

@@ -2,6 +2,7 @@ package flux
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,7 +10,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
@@ -84,24 +87,103 @@ func deployment(ns, name string, labels, podLabels map[string]string, containers
 	}
 }
 
+var fluxLabels = map[string]string{"app.kubernetes.io/part-of": "flux", "app.kubernetes.io/instance": "flux-system"}
+
+func with(labels map[string]string, more ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range labels {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(more); i += 2 {
+		out[more[i]] = more[i+1]
+	}
+	return out
+}
+
+var tenantsAB = []Tenant{{Name: "a", Namespaces: []string{"tenant-a"}}, {Name: "b", Namespaces: []string{"tenant-b"}}}
+
+// The controllers are found by Flux's labels in the namespaces of the
+// Deployments labelled part-of=flux; the name alone and the tenants'
+// namespaces count for nothing.
 func TestFindControllers(t *testing.T) {
 	cs := fake.NewClientset(
-		deployment("flux-system", "kustomize-controller", nil, nil,
+		// As the local cluster deploys it (hack/localcluster/flux.go).
+		deployment("flux-system", "kustomize-controller",
+			with(fluxLabels, "app.kubernetes.io/component", "kustomize-controller", "control-plane", "controller"),
+			map[string]string{"app": "kustomize-controller", "app.kubernetes.io/component": "kustomize-controller"},
 			corev1.Container{Name: "sidecar", Args: []string{"--x"}},
 			corev1.Container{Name: "manager", Args: []string{"--no-remote-bases=true"}}),
-		deployment("gitops", "kc", map[string]string{"app.kubernetes.io/component": "helm-controller"}, nil,
+		deployment("gitops", "kc", with(fluxLabels, "app.kubernetes.io/component", "helm-controller"), nil,
 			corev1.Container{Name: "c", Command: []string{"/helm-controller"}, Args: []string{"--default-service-account=default"}}),
+		// In a Flux namespace, found by its pod label without part-of.
 		deployment("gitops", "renamed", nil, map[string]string{"app": "notification-controller"}, corev1.Container{Name: "manager"}),
-		deployment("default", "web", map[string]string{"app": "web"}, nil, corev1.Container{Name: "web"}),
+		deployment("gitops", "web", map[string]string{"app": "web"}, nil, corev1.Container{Name: "web"}),
+		// A tenant's look-alikes, however they are named and labelled.
+		deployment("tenant-a", "kustomize-controller", map[string]string{"app": "kustomize-controller"},
+			map[string]string{"app": "kustomize-controller"}, corev1.Container{Name: "manager", Args: []string{"--no-cross-namespace-refs=true"}}),
+		deployment("tenant-b", "helm-controller", with(fluxLabels, "app.kubernetes.io/component", "helm-controller"), nil,
+			corev1.Container{Name: "manager"}),
+		// Outside Flux's namespaces: a name is not a label.
+		deployment("default", "image-reflector-controller", nil, nil, corev1.Container{Name: "manager"}),
 	)
-	found, err := findControllers(context.Background(), env{cs: cs})
+	found, err := findControllers(context.Background(), env{cs: cs}, tenantsAB)
 	require.NoError(t, err)
-	require.Len(t, found, 3)
+	assert.Equal(t, []string{"flux-system", "gitops"}, found.namespaces, "tenant-b's part-of label does not make it Flux's")
+	assert.True(t, found.byLabel)
+	require.Len(t, found.controllers, 3)
 	assert.Equal(t, controller{name: kustomizeController, namespace: "flux-system", deploy: "kustomize-controller",
-		container: "manager", args: []string{"--no-remote-bases=true"}}, found[0])
-	assert.Equal(t, helmController, found[1].name)
-	assert.Equal(t, []string{"/helm-controller", "--default-service-account=default"}, found[1].args, "command and args are both read")
-	assert.Equal(t, notificationController, found[2].name, "found by the pod label app")
+		container: "manager", args: []string{"--no-remote-bases=true"}}, found.controllers[0])
+	assert.Equal(t, helmController, found.controllers[1].name)
+	assert.Equal(t, []string{"/helm-controller", "--default-service-account=default"}, found.controllers[1].args, "command and args are both read")
+	assert.Equal(t, notificationController, found.controllers[2].name, "found by the pod label app")
+	for _, c := range found.controllers {
+		assert.NotContains(t, []string{"tenant-a", "tenant-b", "default"}, c.namespace)
+	}
+}
+
+// Without any part-of label only flux-system is searched, by name; a
+// tenant's kustomize-controller is never judged as Flux's.
+func TestFindControllersFallsBackToFluxSystem(t *testing.T) {
+	tenantKC := deployment("tenant-a", "kustomize-controller", map[string]string{"app.kubernetes.io/component": "kustomize-controller"},
+		map[string]string{"app": "kustomize-controller"}, corev1.Container{Name: "manager", Args: []string{"--no-cross-namespace-refs=true"}})
+	realKC := deployment("flux-system", "kustomize-controller", nil, map[string]string{"app": "kustomize-controller"},
+		corev1.Container{Name: "manager", Args: []string{"--no-cross-namespace-refs=false"}})
+
+	found, err := findControllers(context.Background(), env{cs: fake.NewClientset(tenantKC, realKC)}, tenantsAB)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"flux-system"}, found.namespaces)
+	assert.False(t, found.byLabel)
+	require.Len(t, found.controllers, 1)
+	assert.Equal(t, "flux-system", found.controllers[0].namespace)
+	r := ControllerChecks[0].judge(found, "kubectl")
+	assert.Equal(t, model.VerdictBroken, r.Verdict, "the real controller's flags are judged: %s", r.Reason)
+	assert.Equal(t, "flux-system/kustomize-controller: --no-cross-namespace-refs=false", r.Reason)
+
+	found, err = findControllers(context.Background(), env{cs: fake.NewClientset(tenantKC)}, tenantsAB)
+	require.NoError(t, err)
+	assert.Empty(t, found.controllers, "a tenant's kustomize-controller is not Flux's")
+	r = ControllerChecks[0].judge(found, "kubectl")
+	assert.Equal(t, model.VerdictError, r.Verdict, r.Reason)
+	assert.Contains(t, r.Reason, "no kustomize-controller Deployment found (no Deployment outside the tenants is labelled app.kubernetes.io/part-of=flux; searched flux-system")
+
+	found, err = findControllers(context.Background(), env{cs: fake.NewClientset(realKC)},
+		[]Tenant{{Name: "odd", Namespaces: []string{"flux-system"}}})
+	require.NoError(t, err)
+	assert.Empty(t, found.namespaces, "flux-system is a tenant's here, so it is not searched")
+	assert.Contains(t, ControllerChecks[0].judge(found, "kubectl").Reason, "nothing searched")
+}
+
+func TestFindControllersListError(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("connection refused")
+	})
+	rs := controllerResults(context.Background(), env{cs: cs}, tenantsAB)
+	require.Len(t, rs, len(ControllerChecks))
+	for _, r := range rs {
+		assert.Equal(t, model.VerdictError, r.Verdict)
+		assert.Contains(t, r.Reason, "connection refused")
+	}
 }
 
 func TestControllerJudge(t *testing.T) {
@@ -122,12 +204,12 @@ func TestControllerJudge(t *testing.T) {
 		{"locked down", cross, []controller{kc("--no-cross-namespace-refs=true"), hc("--no-cross-namespace-refs")}, model.VerdictHeld, "set on flux-system/kustomize-controller, flux-system/helm-controller"},
 		{"helm-controller open", cross, []controller{kc("--no-cross-namespace-refs=true"), hc()}, model.VerdictBroken, "flux-system/helm-controller: --no-cross-namespace-refs not set"},
 		{"no kustomize-controller", cross, []controller{hc("--no-cross-namespace-refs=true")}, model.VerdictError, "no kustomize-controller Deployment found"},
-		{"nothing found", cross, nil, model.VerdictError, "no kustomize-controller"},
+		{"nothing found", cross, nil, model.VerdictError, "no kustomize-controller Deployment found (searched flux-system, where the Deployments labelled app.kubernetes.io/part-of=flux run"},
 		{"not a controller of the flag", ControllerChecks[1], []controller{kc("--no-remote-bases=true"), hc()}, model.VerdictHeld, "set on flux-system/kustomize-controller"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.check.judge(tt.found, "kubectl")
+			r := tt.check.judge(installation{namespaces: []string{"flux-system"}, byLabel: true, controllers: tt.found}, "kubectl")
 			assert.Equal(t, tt.want, r.Verdict, r.Reason)
 			assert.Contains(t, r.Reason, tt.reason)
 			assert.NoError(t, r.Validate())

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -142,7 +143,7 @@ func gateOff(o Observation) bool {
 // JudgeCrossNamespace: held when the controller refused the sourceRef;
 // broken when it resolved it (applied, or fetched the other tenant's
 // artifact).
-func JudgeCrossNamespace(o Observation, p Pair) model.Judgement {
+func JudgeCrossNamespace(o Observation, p Pair, _ string) model.Judgement {
 	switch {
 	case o.Ready.Status == "False" && o.Ready.Reason == ReasonAccessDenied && strings.Contains(o.Ready.Message, BlockedMessage):
 		return model.Held("refused: " + o.Ready.Message)
@@ -156,18 +157,22 @@ func JudgeCrossNamespace(o Observation, p Pair) model.Judgement {
 	return inconclusive(o)
 }
 
-var forbiddenUser = regexp.MustCompile(`User "([^"]+)" cannot`)
+var refusedRe = regexp.MustCompile(`User "([^"]+)" cannot (\S+)`)
 
-// forbiddenAs reports whether the condition is an API Forbidden, and the
-// user it names.
-func forbiddenAs(c Condition) (bool, string) {
+// refusal is one `User "X" cannot V` of an API Forbidden.
+type refusal struct{ User, Verb string }
+
+// forbiddenAs reports whether the condition is an API Forbidden, and every
+// user it names as refused, with the verb, in order.
+func forbiddenAs(c Condition) (bool, []refusal) {
 	if c.Status != "False" || !strings.Contains(strings.ToLower(c.Message), "forbidden") {
-		return false, ""
+		return false, nil
 	}
-	if m := forbiddenUser.FindStringSubmatch(c.Message); m != nil {
-		return true, m[1]
+	var out []refusal
+	for _, m := range refusedRe.FindAllStringSubmatch(c.Message, -1) {
+		out = append(out, refusal{User: m[1], Verb: m[2]})
 	}
-	return true, ""
+	return true, out
 }
 
 // leaked is the Broken judgement of content that reached tenant B.
@@ -181,18 +186,45 @@ func leaked(o Observation, p Pair, how string) (model.Judgement, bool) {
 	return model.Judgement{}, false
 }
 
-// JudgeImpersonation: held when the apply as the tenant's reconciler is
-// Forbidden and nothing landed in tenant B.
-func JudgeImpersonation(o Observation, p Pair) model.Judgement {
+// judgeRefusal judges a Forbidden by whom it names. Only a refusal of the
+// identity under test (is) shows that identity confined: when the message
+// names nobody, or someone else (the controller itself, when it may not
+// impersonate the tenant), the apply never ran as the tenant and the
+// check proves nothing.
+func judgeRefusal(o Observation, p Pair, refused []refusal, want string, is func(user string) bool) model.Judgement {
+	var others []string
+	impersonate := false
+	for _, r := range refused {
+		if !is(r.User) {
+			others = append(others, r.User+" (cannot "+r.Verb+")")
+			impersonate = impersonate || r.Verb == "impersonate"
+		}
+	}
+	switch {
+	case len(refused) == 0:
+		return model.Errored(fmt.Sprintf("Forbidden, but the message names no user, so it does not show %s refused: %s", want, o.String()))
+	case impersonate:
+		return model.Errored(fmt.Sprintf("Forbidden as %s, not as %s: the controller could not impersonate the tenant, so the check proves nothing: %s",
+			strings.Join(others, ", "), want, o.String()))
+	case len(others) > 0:
+		return model.Errored(fmt.Sprintf("Forbidden as %s, not as %s: the apply did not run as the tenant, so the check proves nothing: %s",
+			strings.Join(others, ", "), want, o.String()))
+	}
+	return model.Held("refused Forbidden as " + refused[0].User + "; nothing created in " + p.B)
+}
+
+// JudgeImpersonation: held when the apply is Forbidden as the Kustomization's
+// serviceAccountName in tenant A, and nothing landed in tenant B.
+func JudgeImpersonation(o Observation, p Pair, sa string) model.Judgement {
 	if j, ok := leaked(o, p, "the reconciler is not confined to its namespace; "+o.String()); ok {
 		return j
 	}
-	if ok, user := forbiddenAs(o.Ready); ok {
-		who := ""
-		if user != "" {
-			who = " as " + user
-		}
-		return model.Held("refused Forbidden" + who + "; nothing created in " + p.B)
+	if sa == "" {
+		return model.Errored("the check names no serviceAccountName to judge the refusal by")
+	}
+	want := kube.User(p.A, sa)
+	if ok, refused := forbiddenAs(o.Ready); ok {
+		return judgeRefusal(o, p, refused, want, func(user string) bool { return user == want })
 	}
 	if gateOff(o) {
 		return model.Skipped(GateDisabled)
@@ -201,19 +233,18 @@ func JudgeImpersonation(o Observation, p Pair) model.Judgement {
 }
 
 // JudgeDefaultServiceAccount: held when the apply without serviceAccountName
-// is Forbidden as a service account of tenant A's namespace; broken when it
-// applied, which means the controller used its own rights.
-func JudgeDefaultServiceAccount(o Observation, p Pair) model.Judgement {
+// is Forbidden as a service account of tenant A's namespace (the one
+// --default-service-account names); broken when it applied, which means the
+// controller used its own rights.
+func JudgeDefaultServiceAccount(o Observation, p Pair, _ string) model.Judgement {
 	if j, ok := leaked(o, p, "applied with the controller's own rights (no --default-service-account); "+o.String()); ok {
 		return j
 	}
-	ok, user := forbiddenAs(o.Ready)
-	switch {
-	case ok && strings.HasPrefix(user, "system:serviceaccount:"+p.A+":"):
-		return model.Held("refused Forbidden as " + user + "; nothing created in " + p.B)
-	case ok:
-		return model.Errored(fmt.Sprintf("Forbidden, but not as a service account of %s (%q): %s", p.A, user, o.String()))
-	case gateOff(o):
+	if ok, refused := forbiddenAs(o.Ready); ok {
+		prefix := kube.User(p.A, "")
+		return judgeRefusal(o, p, refused, "a service account of "+p.A, func(user string) bool { return strings.HasPrefix(user, prefix) })
+	}
+	if gateOff(o) {
 		return model.Skipped(GateDisabled)
 	}
 	return inconclusive(o)

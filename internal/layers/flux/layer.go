@@ -73,6 +73,8 @@ type Input struct {
 	// Tenants are read by the static checks; the live checks act from the
 	// first namespace of the first tenant against that of the second.
 	Tenants []Tenant
+	// Mode says whether the tenants are the run's own (and so start empty).
+	Mode model.Mode
 	// Outsider is a namespace the run owns; the artifact server runs there.
 	Outsider   string
 	Image      string
@@ -88,7 +90,7 @@ func runLayer(ctx context.Context, le *layer.Env) layer.Output {
 	start := time.Now()
 	outsider, _ := le.Roster.First(model.RoleOutsider)
 	results := Run(ctx, le.Client, Input{
-		Tenants: le.Roster.Tenants(), Outsider: outsider.Namespace,
+		Tenants: le.Roster.Tenants(), Mode: le.Mode, Outsider: outsider.Namespace,
 		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say,
 	})
 	le.Say("flux: layer checked in %.1fs", time.Since(start).Seconds())
@@ -124,7 +126,7 @@ func run(ctx context.Context, e env, in Input) []model.Result {
 	if crds.kustomization == nil {
 		return all(model.Skipped(NotInstalled))
 	}
-	results := controllerResults(ctx, e)
+	results := controllerResults(ctx, e, in.Tenants)
 	results = append(results, objectResults(ctx, e, crds, in)...)
 	return append(results, liveResults(ctx, e, crds, in)...)
 }

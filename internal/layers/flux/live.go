@@ -36,7 +36,9 @@ type LiveCheck struct {
 	// ContentInB declares the ConfigMap in tenant B; otherwise it has no
 	// namespace and spec.targetNamespace puts it in tenant A.
 	ContentInB bool
-	Judge      func(o Observation, p Pair) model.Judgement
+	// Judge reads the controller's answer; sa is ServiceAccount, the
+	// identity a refusal must name.
+	Judge func(o Observation, p Pair, sa string) model.Judgement
 }
 
 func (c LiveCheck) contentNamespace(p Pair) string {
@@ -215,7 +217,7 @@ func (c LiveCheck) try(ctx context.Context, e env, crds installed, in Input, p P
 	if !o.Conclusive() {
 		o.TimedOut = timeout
 	}
-	return result(c.Judge(o, p), o)
+	return result(c.Judge(o, p, c.ServiceAccount), o)
 }
 
 // requestReconcile sets Flux's reconcile.fluxcd.io/requestedAt annotation.

@@ -135,23 +135,44 @@ func readObject(kind string, u *unstructured.Unstructured) Object {
 	return o
 }
 
-// judgeObjects applies one rule to every object.
-func (c ObjectCheck) judge(objs []Object, ev []model.Evidence) model.Result {
+// judge applies one rule to every object. With no object to read the rule
+// holds only vacuously, which is not a verdict: it is Skipped with none.
+func (c ObjectCheck) judge(objs []Object, ev []model.Evidence, none string) model.Result {
 	var bad []string
 	for _, o := range objs {
 		if v := c.Violation(o); v != "" {
 			bad = append(bad, v)
 		}
 	}
-	j := model.Held(fmt.Sprintf("%d objects, none breaks the rule", len(objs)))
-	if len(bad) > 0 {
+	var j model.Judgement
+	switch {
+	case len(objs) == 0:
+		j = model.Skipped(none)
+	case len(bad) > 0:
 		j = model.Broken(strings.Join(bad, "; "))
+	default:
+		j = model.Held(fmt.Sprintf("%d objects, none breaks the rule", len(objs)))
 	}
 	r := c.Result(j)
 	r.Expected = c.Rule
 	r.Observed = fmt.Sprintf("%d objects in tenant namespaces, %d break the rule", len(objs), len(bad))
 	r.Evidence, r.Attempts = ev, len(ev)
 	return r
+}
+
+// nothingToInspect is the reason of an object check on tenants without
+// Flux objects: the kinds that were looked for, and in provision mode why
+// that is expected.
+func nothingToInspect(crds installed, mode model.Mode) string {
+	kinds := "Kustomization"
+	if crds.helmRelease != nil {
+		kinds += " or HelmRelease"
+	}
+	why := "no " + kinds + " in the tenant namespaces to inspect"
+	if mode == model.ModeProvision {
+		why += " (the run's own tenants start empty; `tenantcheck audit` inspects existing ones)"
+	}
+	return why
 }
 
 func objectResults(ctx context.Context, e env, crds installed, in Input) []model.Result {
@@ -162,7 +183,7 @@ func objectResults(ctx context.Context, e env, crds installed, in Input) []model
 			out = append(out, c.Result(model.Errored(err.Error())))
 			continue
 		}
-		out = append(out, c.judge(objs, ev))
+		out = append(out, c.judge(objs, ev, nothingToInspect(crds, in.Mode)))
 	}
 	return out
 }
