@@ -66,6 +66,11 @@ func Classify(err error) (model.APIOutcome, string) {
 	}
 	raw := StatusLine(err)
 	switch {
+	case policyDenial(err.Error()):
+		// A ValidatingAdmissionPolicy answers 422 Invalid unless its
+		// validation names another reason, and a webhook picks its own
+		// code: their denial is an admission refusal whatever the code.
+		return model.APIRejected, raw
 	case apierrors.IsForbidden(err) && AdmissionRefusal(err.Error()):
 		return model.APIRejected, raw
 	case apierrors.IsForbidden(err) && authzDenied.MatchString(err.Error()):
@@ -92,6 +97,13 @@ func ClassifyImpersonation(err error) (model.APIOutcome, string) {
 		return model.APIAdmitted, "impersonation accepted, then " + raw
 	}
 	return got, raw
+}
+
+// policyDenial reports whether msg is a ValidatingAdmissionPolicy's or an
+// admission webhook's denial, as the API server writes them.
+func policyDenial(msg string) bool {
+	return (strings.Contains(msg, "ValidatingAdmissionPolicy '") && strings.Contains(msg, "denied request")) ||
+		(strings.Contains(msg, `admission webhook "`) && strings.Contains(msg, "denied the request"))
 }
 
 // AdmissionRefusal reports whether msg is an admission plugin's refusal.

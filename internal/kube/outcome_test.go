@@ -45,6 +45,13 @@ func TestOutcome(t *testing.T) {
 			model.APIRejected, "violates PodSecurity"},
 		{"webhook refuses after rbac", apierrors.NewForbidden(pods, "p", errors.New(`admission webhook "deny.example.com" denied the request: no`)),
 			model.APIRejected, "admission webhook"},
+		// A ValidatingAdmissionPolicy answers 422 unless told otherwise: its
+		// denial is still admission's, not a validation error.
+		{"admission policy refuses with 422", apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "p", field.ErrorList{field.Forbidden(field.NewPath(""),
+			`ValidatingAdmissionPolicy 'no-hostpath' with binding 'no-hostpath' denied request: hostPath volumes are not allowed`)}),
+			model.APIRejected, "ValidatingAdmissionPolicy 'no-hostpath'"},
+		{"webhook refuses with 400", apierrors.NewBadRequest(`admission webhook "deny.example.com" denied the request: no`),
+			model.APIRejected, "admission webhook"},
 		{"unrecognised 403 proves nothing", apierrors.NewForbidden(pods, "p", errors.New("some proxy said no")),
 			model.APIError, "neither by an authoriser nor by a known admission plugin"},
 		{"not found is authorised", apierrors.NewNotFound(secrets, "tc-rbac-no-such-secret"),

@@ -27,10 +27,38 @@ type Member struct {
 	Role   Role   `json:"role"`
 	// AllowedTo lists the tenants a shared namespace may reach.
 	AllowedTo []string `json:"allowedTo,omitempty"`
+	// PodSecurity is what a tenant namespace's pods are held to (from the
+	// spec; the zero value means the guide's: restricted, by PodSecurity).
+	PodSecurity PodSecurityExpectation `json:"podSecurity,omitempty"`
 	// Owned: the run created this namespace and deletes it at the end
 	// (every namespace in provision mode; only the outsider and the canary
 	// in an audit).
 	Owned bool `json:"owned"`
+}
+
+// PodSecurityExpectation is the Pod Security Standard level a tenant's pods
+// must be held to, and the controls the spec says enforce it: "PodSecurity"
+// (the namespace's enforce label) and/or "ValidatingAdmissionPolicy/<name>".
+type PodSecurityExpectation struct {
+	Level      string   `json:"level,omitempty"`
+	EnforcedBy []string `json:"enforcedBy,omitempty"`
+}
+
+// LevelOrDefault is the expected level, restricted unless the spec says otherwise.
+func (p PodSecurityExpectation) LevelOrDefault() string {
+	if p.Level == "" {
+		return "restricted"
+	}
+	return p.Level
+}
+
+// Enforcers are the controls expected to enforce the level, PodSecurity
+// unless the spec says otherwise.
+func (p PodSecurityExpectation) Enforcers() []string {
+	if len(p.EnforcedBy) == 0 {
+		return []string{"PodSecurity"}
+	}
+	return p.EnforcedBy
 }
 
 // TenantRef is one tenant and its namespaces (in the cluster's names), the

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,8 +172,12 @@ func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
 	r := model.Roster{TenantLabel: run.TenantLabel, DNSNamespace: run.DNS.Namespace, DNSService: run.DNS.Service}
 	for i, t := range run.Tenants {
 		for k, ns := range t.Namespaces {
+			var ps model.PodSecurityExpectation // the zero value is the guide's
+			if d := orig.Tenants[i].PodSecurity; d != nil {
+				ps = model.PodSecurityExpectation{Level: d.Level, EnforcedBy: slices.Clone(d.EnforcedBy)}
+			}
 			r.Members = append(r.Members, model.Member{Display: orig.Tenants[i].Namespaces[k], Namespace: ns, Tenant: t.Name,
-				Role: model.RoleTenant, Owned: provisioned})
+				Role: model.RoleTenant, Owned: provisioned, PodSecurity: ps})
 		}
 	}
 	for i, sh := range run.Shared {

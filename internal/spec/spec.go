@@ -49,6 +49,44 @@ type Spec struct {
 type Tenant struct {
 	Name       string   `json:"name" yaml:"name"`
 	Namespaces []string `json:"namespaces" yaml:"namespaces"`
+	// PodSecurity is what the tenant's namespaces must refuse, and what
+	// enforces it; nil means the guide's: restricted, by the namespace's
+	// Pod Security Admission labels.
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty" yaml:"podSecurity,omitempty"`
+}
+
+// PodSecurity declares the Pod Security Standard level a tenant's pods are
+// held to and the admission controls that enforce it.
+type PodSecurity struct {
+	// Level is restricted (the default), baseline or privileged.
+	Level string `json:"level,omitempty" yaml:"level,omitempty"`
+	// EnforcedBy names the controls: "PodSecurity" (the namespace's
+	// pod-security.kubernetes.io/enforce label, the default) and/or
+	// "ValidatingAdmissionPolicy/<name>". When it does not name
+	// PodSecurity, the namespace need not carry the enforce label: the
+	// layer judges only what the tenant can get admitted.
+	EnforcedBy []string `json:"enforcedBy,omitempty" yaml:"enforcedBy,omitempty"`
+}
+
+// The controls PodSecurity.EnforcedBy may name.
+const (
+	EnforcerPSA       = "PodSecurity"
+	EnforcerVAPPrefix = "ValidatingAdmissionPolicy/"
+)
+
+// PodSecurityOf is t's declaration with its defaults filled in.
+func (t Tenant) PodSecurityOf() PodSecurity {
+	out := PodSecurity{Level: "restricted", EnforcedBy: []string{EnforcerPSA}}
+	if t.PodSecurity == nil {
+		return out
+	}
+	if t.PodSecurity.Level != "" {
+		out.Level = t.PodSecurity.Level
+	}
+	if len(t.PodSecurity.EnforcedBy) > 0 {
+		out.EnforcedBy = slices.Clone(t.PodSecurity.EnforcedBy)
+	}
+	return out
 }
 
 // Shared is a shared namespace and the tenants whose pods it may reach.
@@ -169,6 +207,11 @@ func (s *Spec) DeepCopy() *Spec {
 	out.Tenants = slices.Clone(s.Tenants)
 	for i := range out.Tenants {
 		out.Tenants[i].Namespaces = slices.Clone(out.Tenants[i].Namespaces)
+		if ps := out.Tenants[i].PodSecurity; ps != nil {
+			c := *ps
+			c.EnforcedBy = slices.Clone(ps.EnforcedBy)
+			out.Tenants[i].PodSecurity = &c
+		}
 	}
 	out.Shared = slices.Clone(s.Shared)
 	for i := range out.Shared {

@@ -140,3 +140,14 @@ func TestRunNamespaceLength(t *testing.T) {
 	assert.NotContains(t, dashy, "--", dashy)
 	assert.LessOrEqual(t, len(dashy), 63)
 }
+
+func TestPodSecurityOf(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "valid-podsecurity.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, PodSecurity{Level: "baseline", EnforcedBy: []string{"ValidatingAdmissionPolicy/tenant-pod-security.platform.example"}}, s.Tenants[0].PodSecurityOf())
+	assert.Equal(t, "restricted", s.Tenants[1].PodSecurityOf().Level, "the guide's level unless told")
+	assert.Equal(t, PodSecurity{Level: "restricted", EnforcedBy: []string{EnforcerPSA}}, Default().Tenants[0].PodSecurityOf())
+	c := s.DeepCopy()
+	c.Tenants[0].PodSecurity.EnforcedBy[0] = "changed"
+	assert.NotEqual(t, "changed", s.Tenants[0].PodSecurity.EnforcedBy[0], "DeepCopy shares nothing")
+}

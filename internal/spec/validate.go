@@ -53,6 +53,25 @@ func (s *Spec) validateTenants(add addFunc) map[string]string {
 		if len(t.Namespaces) == 0 {
 			add(path+".namespaces", "tenant %q has no namespaces", t.Name)
 		}
+		if ps := t.PodSecurity; ps != nil {
+			switch ps.Level {
+			case "", "restricted", "baseline", "privileged":
+			default:
+				add(path+".podSecurity.level", "%q is not a Pod Security level (restricted, baseline or privileged, lower case)", ps.Level)
+			}
+			for k, e := range ps.EnforcedBy {
+				name, isVAP := strings.CutPrefix(e, EnforcerVAPPrefix)
+				switch {
+				case e == EnforcerPSA:
+				case isVAP && name != "":
+					if msgs := content.IsDNS1123Subdomain(name); len(msgs) > 0 {
+						add(fmt.Sprintf("%s.podSecurity.enforcedBy[%d]", path, k), "%q is not a valid policy name: %s", name, strings.Join(msgs, "; "))
+					}
+				default:
+					add(fmt.Sprintf("%s.podSecurity.enforcedBy[%d]", path, k), "%q: want %s or %s<name>", e, EnforcerPSA, EnforcerVAPPrefix)
+				}
+			}
+		}
 		for k, ns := range t.Namespaces {
 			nsPath := fmt.Sprintf("%s.namespaces[%d]", path, k)
 			checkName(add, nsPath, "namespace name", ns)

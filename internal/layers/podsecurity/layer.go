@@ -3,11 +3,11 @@ package podsecurity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
@@ -26,18 +26,34 @@ const (
 // Layer is the Pod Security layer as the runner holds it.
 var Layer = layer.Layer{
 	ID:      model.LayerPodSecurity,
-	Summary: "one dry-run pod per violation class, judged against each namespace's enforce level; a privileged Deployment must get no pods",
+	Summary: "the tenant's own accounts submit one dry-run pod per violation class, judged against the level the spec declares, whatever enforces it; in provision mode a privileged Deployment must get no pods",
 	Checks:  allChecks(),
-	Needs: layer.Perms(
-		layer.GetNamespaces,
-		kube.Permission{Verb: "create", Resource: "pods"}, // server dry-run only
-		kube.Permission{Verb: "list", Resource: "pods"},   // did the privileged Deployment get a pod?
-		kube.Permission{Verb: "create", Group: "apps", Resource: "deployments"},
-		kube.Permission{Verb: "delete", Group: "apps", Resource: "deployments"},
-		kube.Permission{Verb: "list", Resource: "events"},
-	),
+	Needs:   needs,
 	Creates: []schema.GroupVersionResource{{Group: "apps", Version: "v1", Resource: "deployments"}},
 	Run:     run,
+}
+
+// needs: read the namespaces and the admission policies the spec names,
+// dry-run pods as the runner and as the tenants' accounts; in provision
+// mode, the privileged Deployment in the run's own namespaces.
+func needs(mode model.Mode) []kube.Permission {
+	ps := []kube.Permission{
+		layer.GetNamespaces,
+		{Verb: "create", Resource: "pods"}, // server dry-run only
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token"},
+		{Verb: "get", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies"},
+		{Verb: "list", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicybindings"},
+	}
+	ps = append(ps, kube.AccountPermissions...)
+	if mode == model.ModeProvision {
+		ps = append(ps,
+			kube.Permission{Verb: "list", Resource: "pods"}, // did the privileged Deployment get a pod?
+			kube.Permission{Verb: "create", Group: "apps", Resource: "deployments"},
+			kube.Permission{Verb: "delete", Group: "apps", Resource: "deployments"},
+			kube.Permission{Verb: "list", Group: "apps", Resource: "replicasets"},
+			kube.Permission{Verb: "list", Resource: "events"})
+	}
+	return ps
 }
 
 // allChecks in report order: the declared level, the control, each
@@ -50,161 +66,132 @@ func allChecks() []model.Check {
 	return append(out, workloadCheck)
 }
 
-// Input: the tenant namespaces to try, and the image the test pods name
-// (never pulled: dry-run persists nothing and starts nothing).
+// Input: the tenant namespaces to try, what each must refuse, and how to
+// act as the tenant.
 type Input struct {
 	Namespaces []string
-	Image      string
-	// Labels mark what the layer creates (the privileged Deployment) as the
-	// run's, so cleanup and the sweep find it should the run die mid-check.
+	// Expect is each namespace's declared level and enforcers; a namespace
+	// it does not name is held to the guide's (restricted, by PodSecurity).
+	Expect map[string]model.PodSecurityExpectation
+	// Image the test pods name (never pulled: dry-run starts nothing).
+	Image string
+	// Labels mark what the layer creates (the privileged Deployment, its
+	// ReplicaSet and pods) as the run's, so cleanup and the sweep find it
+	// should the run die mid-check.
 	Labels map[string]string
+	// Accounts are the service accounts each namespace's tenant acts as;
+	// AsServiceAccount gives a client with a real token of one. Without
+	// them (or when no account of a namespace may create pods) the pods are
+	// submitted as the runner, whose admission proves nothing.
+	Accounts         []kube.Accounts
+	AccountsErr      error
+	AsServiceAccount func(ctx context.Context, ns, sa string) (kubernetes.Interface, error)
+	// Provisioned: the namespaces are the run's own, where a real
+	// privileged Deployment may be tried. Never in an audited tenant.
+	Provisioned bool
 }
+
+func (in Input) expect(ns string) model.PodSecurityExpectation { return in.Expect[ns] }
 
 func run(ctx context.Context, env *layer.Env) layer.Output {
 	start := time.Now()
-	results := Run(ctx, env.Client, Input{Namespaces: env.Roster.TenantNamespaces(), Image: env.Probe.Image, Labels: env.Labels})
+	c := env.Client
+	in := Input{Namespaces: env.Roster.TenantNamespaces(), Image: env.Probe.Image, Labels: env.Labels,
+		Expect: map[string]model.PodSecurityExpectation{}, Provisioned: env.Mode == model.ModeProvision,
+		AsServiceAccount: func(ctx context.Context, ns, sa string) (kubernetes.Interface, error) {
+			cs, _, err := c.AsServiceAccount(ctx, ns, sa, 10*time.Minute)
+			return cs, err
+		}}
+	for _, m := range env.Roster.ByRole(model.RoleTenant) {
+		in.Expect[m.Namespace] = m.PodSecurity
+	}
+	in.Accounts, in.AccountsErr = c.TenantAccounts(ctx, in.Namespaces)
+	results := Run(ctx, c, in)
 	env.Say("podsecurity: %d violation classes tried with server dry-run in %.1fs", len(Checks), time.Since(start).Seconds())
 	return layer.Output{Results: results}
 }
 
-// Run tries every violation class in every tenant namespace.
+// Run tries every violation class in every tenant namespace, as every
+// account of the tenant that may create pods.
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
-	cs := c.Clientset
-	levels := map[string]Level{}
-	labels := map[string]string{}
-	var results []model.Result
-	for _, ns := range in.Namespaces {
-		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if err != nil {
-			return layer.Results(allChecks(), model.Errored(fmt.Sprintf("read namespace %s: %v", ns, err)))
-		}
-		levels[ns] = Level(n.Labels[labelEnforce])
-		labels[ns] = fmt.Sprintf("enforce=%q enforce-version=%q audit=%q warn=%q", n.Labels[labelEnforce], n.Labels[labelEnforceVersion], n.Labels[labelAudit], n.Labels[labelWarn])
+	lv, err := readLevels(ctx, c, in)
+	if err != nil {
+		return layer.Results(allChecks(), model.Errored(err.Error()))
 	}
-	results = append(results, judgeLevels(c, in.Namespaces, levels, labels))
-	results = append(results, tryPods(ctx, c, in, compliantCheck, nil, func(string) model.APIOutcome { return model.APIAdmitted }))
+	results := []model.Result{judgeLevels(c, in, lv)}
+	ids := actors(ctx, c, in)
+	results = append(results, judgeControl(ids))
 	for _, chk := range Checks {
-		want := func(ns string) model.APIOutcome {
-			if declared(levels[ns]).rank() >= chk.ForbiddenFrom.rank() {
-				return model.APIRejected
-			}
-			return model.APIAdmitted
-		}
-		results = append(results, tryPods(ctx, c, in, chk.Check, chk.Mutate, want))
+		results = append(results, tryClass(ctx, c, in, ids, chk))
 	}
-	return append(results, tryWorkload(ctx, c, in, privilegedRefused(ctx, cs, in)))
+	return append(results, tryWorkload(ctx, c, in, privilegedRefused(ctx, c, in)))
 }
 
-// privilegedRefused says, per namespace, whether a privileged pod is refused
-// by Pod Security right now (server dry-run).
-func privilegedRefused(ctx context.Context, cs kubernetes.Interface, in Input) map[string]bool {
-	out := map[string]bool{}
-	for _, ns := range in.Namespaces {
-		pod := compliantPod(ns, in.Image)
-		Checks[0].Mutate(pod)
-		_, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		got, _ := Outcome(err)
-		out[ns] = got == model.APIRejected
-	}
-	return out
+// Outcome reads the API server's answer as the Pod Security layer. A
+// refusal by a Pod Security control (the PodSecurity plugin, a
+// ValidatingAdmissionPolicy, a validating webhook) is Rejected, and by names
+// which one refused. Quota and LimitRange refusals say nothing about Pod
+// Security and are Errors; an authoriser's refusal is Forbidden (the caller
+// decides what it means); anything else is an Error.
+func Outcome(err error) (got model.APIOutcome, raw string) {
+	got, raw, _ = outcome(err)
+	return got, raw
 }
 
-// declared is the effective enforce level: no label means privileged.
-func declared(l Level) Level {
-	if l == "" {
-		return Privileged
-	}
-	return l
-}
-
-func judgeLevels(c *kube.Client, namespaces []string, levels map[string]Level, labels map[string]string) model.Result {
-	var weak []string
-	var ev []model.Evidence
-	for _, ns := range namespaces {
-		ev = append(ev, model.Evidence{Action: "read Pod Security labels", To: ns, Raw: labels[ns], Attempts: 1,
-			Repro: c.ReproKubectl("get namespace " + ns + " --show-labels")})
-		if declared(levels[ns]) != Restricted {
-			weak = append(weak, fmt.Sprintf("%s enforces %s", ns, declared(levels[ns])))
-		}
-	}
-	j := model.Held(fmt.Sprintf("all %d tenant namespaces enforce restricted", len(namespaces)))
-	if len(weak) > 0 {
-		j = model.Broken(strings.Join(weak, "; ") + " (the guide asks for restricted)")
-	}
-	r := levelCheck.Result(j)
-	r.Expected, r.Observed, r.Evidence = "enforce=restricted", strings.Join(labelsList(namespaces, labels), "; "), ev
-	return r
-}
-
-func labelsList(namespaces []string, labels map[string]string) []string {
-	var out []string
-	for _, ns := range namespaces {
-		out = append(out, ns+": "+labels[ns])
-	}
-	return out
-}
-
-// tryPods submits the (mutated) pod to each namespace with dry-run and
-// judges what came back against want(ns). The check is Broken if any
-// namespace is, else Error if any is, else Held.
-func tryPods(ctx context.Context, c *kube.Client, in Input, chk model.Check, mutate func(*corev1.Pod), want func(string) model.APIOutcome) model.Result {
-	var ev []model.Evidence
-	var observed []string
-	byVerdict := map[model.Verdict][]string{}
-	for _, ns := range in.Namespaces {
-		pod := compliantPod(ns, in.Image)
-		if mutate != nil {
-			mutate(pod)
-		}
-		_, err := c.Clientset.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		got, msg := Outcome(err)
-		j := model.JudgeAPI(want(ns), got)
-		byVerdict[j.Verdict] = append(byVerdict[j.Verdict], ns+": "+j.Reason)
-		observed = append(observed, fmt.Sprintf("%s: %s", ns, got))
-		ev = append(ev, model.Evidence{Action: "create pod with " + chk.Name + " (server dry-run)", To: ns, Raw: msg, Attempts: 1, Repro: c.ReproDryRun(pod)})
-	}
-	j := model.Held(fmt.Sprintf("as expected in all %d namespaces", len(in.Namespaces)))
-	if b := byVerdict[model.VerdictBroken]; len(b) > 0 {
-		j = model.Broken(strings.Join(b, "; "))
-	} else if e := byVerdict[model.VerdictError]; len(e) > 0 {
-		j = model.Errored(strings.Join(e, "; "))
-	}
-	r := chk.Result(j)
-	r.Expected = expectedText(in.Namespaces, want)
-	r.Observed = strings.Join(observed, "; ")
-	r.Evidence = ev
-	r.Attempts = len(in.Namespaces)
-	return r
-}
-
-func expectedText(namespaces []string, want func(string) model.APIOutcome) string {
-	var out []string
-	for _, ns := range namespaces {
-		out = append(out, fmt.Sprintf("%s: %s", ns, want(ns)))
-	}
-	return strings.Join(out, "; ")
-}
-
-// Outcome reads the API server's answer as the Pod Security layer: only
-// Pod Security's own refusal is Rejected. Any other refusal (an authoriser,
-// quota, LimitRanger, a webhook) says nothing about Pod Security and is an
-// Error carrying its message.
-func Outcome(err error) (model.APIOutcome, string) {
+func outcome(err error) (model.APIOutcome, string, string) {
 	got, raw := kube.Classify(err)
 	switch {
 	case err == nil:
-		return model.APIAdmitted, "admitted"
-	case got == model.APIRejected && strings.Contains(err.Error(), "violates PodSecurity"):
-		return model.APIRejected, raw
-	case got == model.APIRejected || got == model.APIForbidden:
-		return model.APIError, "refused, but not by Pod Security: " + raw
+		return model.APIAdmitted, "admitted", ""
+	case got == model.APIRejected:
+		if by := refuser(err.Error()); by != "" {
+			return model.APIRejected, raw, by
+		}
+		return model.APIError, "refused, but not by a Pod Security control: " + raw, ""
+	case got == model.APIForbidden:
+		return model.APIForbidden, raw, ""
 	case got == model.APIAdmitted:
-		return model.APIError, "not admitted, and not refused either: " + raw
+		return model.APIError, "not admitted, and not refused either: " + raw, ""
 	}
-	return model.APIError, raw
+	return model.APIError, raw, ""
+}
+
+// refuser names the admission control that wrote a refusal: "PodSecurity",
+// "ValidatingAdmissionPolicy/<name>" or "webhook/<name>"; "" for any other
+// (quota, LimitRange, NamespaceLifecycle...).
+func refuser(msg string) string {
+	switch {
+	case strings.Contains(msg, "violates PodSecurity"):
+		return "PodSecurity"
+	case strings.Contains(msg, "ValidatingAdmissionPolicy '"):
+		_, rest, _ := strings.Cut(msg, "ValidatingAdmissionPolicy '")
+		name, _, _ := strings.Cut(rest, "'")
+		return "ValidatingAdmissionPolicy/" + name
+	case strings.Contains(msg, `admission webhook "`):
+		_, rest, _ := strings.Cut(msg, `admission webhook "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		return "webhook/" + name
+	}
+	return ""
 }
 
 // compliantPod satisfies Pod Security "restricted" and the guide's quota.
 func compliantPod(ns, image string) *corev1.Pod {
 	return kube.RestrictedPod(kube.PodOptions{Namespace: ns, Name: "tc-podsecurity-probe", Image: image})
+}
+
+// expectedText is "ns: Rejected (restricted, by PodSecurity)" per namespace.
+func expectedText(in Input, want func(string) model.APIOutcome) string {
+	var out []string
+	for _, ns := range in.Namespaces {
+		e := in.expect(ns)
+		out = append(out, fmt.Sprintf("%s: %s (%s, by %s)", ns, want(ns), e.LevelOrDefault(), strings.Join(e.Enforcers(), ", ")))
+	}
+	return strings.Join(out, "; ")
+}
+
+// declaresPSAOnly says whether the namespace's label is the only declared
+// enforcer.
+func declaresPSAOnly(e model.PodSecurityExpectation) bool {
+	return slices.Equal(e.Enforcers(), []string{"PodSecurity"})
 }

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
@@ -25,10 +26,15 @@ var workloadCheck = model.Check{
 	Expected:    model.ExpectAPI(model.APIRejected),
 }
 
-// tryWorkload creates the Deployment only in namespaces where a privileged
-// pod was just refused at dry-run, so the attempt can never persist a
-// privileged pod; elsewhere the check is skipped with that reason.
+// tryWorkload creates the Deployment only in the run's own namespaces
+// (provision mode: never a real privileged object in an audited tenant),
+// and there only where a privileged pod was just refused at dry-run, so the
+// attempt can never persist a privileged pod; elsewhere the check is
+// skipped with that reason.
 func tryWorkload(ctx context.Context, c *kube.Client, in Input, safe map[string]bool) model.Result {
+	if !in.Provisioned {
+		return workloadCheck.Result(model.Skipped("an audit creates no privileged object in a real tenant; the controller path is proven in provision mode, in the run's own namespaces"))
+	}
 	var ev []model.Evidence
 	var broken, errs, skipped []string
 	for _, ns := range in.Namespaces {
@@ -69,23 +75,27 @@ func workloadIn(ctx context.Context, c *kube.Client, in Input, ns string) (model
 	pod := compliantPod(ns, in.Image)
 	Checks[0].Mutate(pod) // privileged
 	name := "tc-privileged-workload"
-	labels := map[string]string{"tenantcheck.io/probe": name}
-	objLabels := maps.Clone(in.Labels)
-	if objLabels == nil {
-		objLabels = map[string]string{}
+	selector := map[string]string{"tenantcheck.io/probe": name}
+	// The run's labels go on the Deployment and on its template, so that
+	// the ReplicaSet and any pod carry them too: cleanup and the sweep find
+	// all three by label should the run die here.
+	labels := maps.Clone(in.Labels)
+	if labels == nil {
+		labels = map[string]string{}
 	}
-	maps.Copy(objLabels, labels)
+	maps.Copy(labels, selector)
 	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: objLabels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: selector},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec},
 		},
 	}
 	ev := model.Evidence{Action: "create a Deployment with a privileged pod template", To: ns, Attempts: 1,
 		Repro: c.ReproKubectl(fmt.Sprintf("get events -n %s --field-selector reason=FailedCreate", ns))}
 	start := time.Now()
-	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+	created, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+	if err != nil {
 		ev.Raw = "create deployment: " + err.Error()
 		return ev, model.APIError
 	}
@@ -94,20 +104,31 @@ func workloadIn(ctx context.Context, c *kube.Client, in Input, ns string) (model
 		_ = cs.AppsV1().Deployments(ns).Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &fg})
 	}()
 	got := model.APIError
-	ev.Raw = "no FailedCreate event and no pod within 20s"
+	ev.Raw = "no FailedCreate event of this Deployment's ReplicaSet and no pod within 20s"
 	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		rs := ownedReplicaSet(ctx, c, ns, created.UID)
+		if rs == nil {
+			return false, nil
+		}
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "tenantcheck.io/probe=" + name})
-		if err == nil && len(pods.Items) > 0 {
-			got, ev.Raw = model.APIAdmitted, "the ReplicaSet created privileged pod "+pods.Items[0].Name+" (deleted again)"
-			return true, nil
+		if err == nil {
+			for _, p := range pods.Items {
+				if ownedBy(p.OwnerReferences, rs.UID) {
+					got, ev.Raw = model.APIAdmitted, "the ReplicaSet "+rs.Name+" created privileged pod "+p.Name+" (deleted again)"
+					return true, nil
+				}
+			}
 		}
 		events, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedCreate"})
 		if err != nil {
 			return false, nil
 		}
 		for _, e := range events.Items {
-			if strings.Contains(e.Message, "violates PodSecurity") {
-				got, ev.Raw = model.APIRejected, e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+": "+e.Message
+			if e.InvolvedObject.UID != rs.UID {
+				continue // another object's failure is not this Deployment's evidence
+			}
+			if by := refuser(e.Message); by != "" {
+				got, ev.Raw = model.APIRejected, fmt.Sprintf("ReplicaSet %s (uid %s): refused by %s: %s", rs.Name, rs.UID, by, e.Message)
 				return true, nil
 			}
 		}
@@ -115,4 +136,27 @@ func workloadIn(ctx context.Context, c *kube.Client, in Input, ns string) (model
 	})
 	ev.Duration = model.Millis(time.Since(start))
 	return ev, got
+}
+
+// ownedReplicaSet is the ReplicaSet the Deployment with uid owns, if any yet.
+func ownedReplicaSet(ctx context.Context, c *kube.Client, ns string, uid types.UID) *appsv1.ReplicaSet {
+	list, err := c.Clientset.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	for i, rs := range list.Items {
+		if ownedBy(rs.OwnerReferences, uid) {
+			return &list.Items[i]
+		}
+	}
+	return nil
+}
+
+func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
+	for _, r := range refs {
+		if r.UID == uid {
+			return true
+		}
+	}
+	return false
 }
