@@ -7,11 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
+	"github.com/tenantcheck/tenantcheck/internal/incluster"
+	"github.com/tenantcheck/tenantcheck/internal/layer"
+	"github.com/tenantcheck/tenantcheck/internal/layers"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
 
 // cleanupCmd removes every namespace tenantcheck created (or one run's),
-// found by label, and waits until they are gone.
+// and every object a run put in a namespace it does not own (an audit's
+// probe pods and Services in real tenants), all found by label, and waits
+// until the namespaces are gone.
 func cleanupCmd(ctx context.Context, s Streams, args []string) error {
 	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
 	fs.SetOutput(s.Err)
@@ -30,6 +37,17 @@ func cleanupCmd(ctx context.Context, s Streams, args []string) error {
 		return err
 	}
 	sel := provision.Selector(*runID)
+	dyn, err := dynamic.NewForConfig(client.Config)
+	if err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
+	n, err := incluster.DeleteObjects(ctx, dyn, layer.Kinds(layers.All()), sel, 0)
+	if err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(s.Err, "deleted %d object(s) a run left in namespaces it does not own\n", n)
+	}
 	left, err := provision.Cleanup(ctx, client.Clientset, sel, *timeout)
 	if err != nil {
 		return err
@@ -37,6 +55,6 @@ func cleanupCmd(ctx context.Context, s Streams, args []string) error {
 	if len(left) > 0 {
 		return fmt.Errorf("namespaces still present after %s: %s", *timeout, strings.Join(left, ", "))
 	}
-	fmt.Fprintf(s.Out, "clean: no namespace labelled %s is left\n", sel)
+	fmt.Fprintf(s.Out, "clean: no namespace and no object labelled %s is left\n", sel)
 	return nil
 }

@@ -38,18 +38,31 @@ func Sweep(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, 
 			errs = append(errs, cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}))
 		}
 	}
+	m, err := DeleteObjects(ctx, dyn, kinds, provision.Selector(""), ttl)
+	n += m
+	errs = append(errs, err)
+	return n, errors.Join(errs...)
+}
+
+// DeleteObjects deletes, in every namespace, the objects of kinds that carry
+// selector and are older than minAge (0: all): what a run created in
+// namespaces it does not own. Kinds the cluster does not serve are passed
+// over. It returns how many it deleted.
+func DeleteObjects(ctx context.Context, dyn dynamic.Interface, kinds []schema.GroupVersionResource, selector string, minAge time.Duration) (int, error) {
+	var errs []error
+	n := 0
 	zero := int64(0)
 	for _, k := range kinds {
-		list, err := dyn.Resource(k).Namespace("").List(ctx, sel)
+		list, err := dyn.Resource(k).Namespace("").List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 			continue
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sweep: list %s: %w", k.GroupResource(), err))
+			errs = append(errs, fmt.Errorf("list %s: %w", k.GroupResource(), err))
 			continue
 		}
 		for _, o := range list.Items {
-			if !old(&o) {
+			if time.Since(o.GetCreationTimestamp().Time) < minAge || o.GetDeletionTimestamp() != nil {
 				continue
 			}
 			n++

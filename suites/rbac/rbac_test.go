@@ -93,8 +93,14 @@ func TestCrossTenantRoleBindingIsCaught(t *testing.T) {
 				nsA, nsB = r.Namespace("tenant-a-prod"), r.Namespace("tenant-b-prod")
 				return leakSecrets(ctx, cs, r, nsA, nsB)
 			})
-			assert.Equal(t, []string{"rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-secrets", "rbac/no-broad-bindings"}, brokenIDs(t, res))
+			assert.Equal(t, []string{"rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-secrets", "rbac/cross-tenant-rules", "rbac/no-broad-bindings"}, brokenIDs(t, res))
 			leaker := nsA + "/" + baseline.ReconcilerName
+			assert.Contains(t, res["rbac/cross-tenant-rules"].Reason, leaker+": list its rules in "+nsB, "the rules review names the grant")
+			for _, e := range res["rbac/cross-tenant-rules"].Evidence {
+				if e.From == leaker {
+					assert.Equal(t, "may get secrets, list secrets", e.Raw)
+				}
+			}
 			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, leaker+": list secrets in "+nsB+": admitted, expected forbidden")
 			assert.NotContains(t, res["rbac/cross-tenant-list-secrets"].Reason, nsA+"/default", "the default account got nothing")
 			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "RoleBinding "+nsB+"/tc-leak binds ServiceAccount "+leaker)
@@ -131,7 +137,7 @@ func TestClusterRoleBindingToViewIsCaught(t *testing.T) {
 				return bindView(ctx, t, cs, r, crbName)
 			})
 			assert.Equal(t, []string{
-				"rbac/cross-tenant-list-configmaps", "rbac/cross-tenant-list-pods", "rbac/list-namespaces", "rbac/no-broad-bindings",
+				"rbac/cross-tenant-list-configmaps", "rbac/cross-tenant-list-pods", "rbac/cross-tenant-rules", "rbac/list-namespaces", "rbac/no-broad-bindings",
 			}, brokenIDs(t, res))
 			assert.Equal(t, model.VerdictHeld, res["rbac/cross-tenant-list-secrets"].Verdict, "view excludes secrets")
 			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "ClusterRoleBinding "+crbName)
@@ -197,7 +203,7 @@ func TestSecondAccountBoundInOtherTenantIsCaught(t *testing.T) {
 			broken := brokenIDs(t, res)
 			for _, id := range []string{"rbac/cross-tenant-list-secrets", "rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-configmaps",
 				"rbac/cross-tenant-list-pods", "rbac/cross-tenant-update-configmap", "rbac/cross-tenant-create-pod",
-				"rbac/cross-tenant-exec", "rbac/cross-tenant-attach", "rbac/no-broad-bindings"} {
+				"rbac/cross-tenant-exec", "rbac/cross-tenant-attach", "rbac/cross-tenant-rules", "rbac/no-broad-bindings"} {
 				assert.Contains(t, broken, id)
 			}
 			reporting := nsA + "/reporting"

@@ -34,9 +34,17 @@ var broadGroups = map[string]bool{
 const (
 	saGroupPrefix = "system:serviceaccounts:"
 	saUserPrefix  = "system:serviceaccount:"
-	// systemPrefix names Kubernetes' own bindings and ClusterRoles.
-	systemPrefix = "system:"
 )
+
+// everyonesRoles are the built-in ClusterRoles Kubernetes itself binds to
+// every identity (discovery, self-review, the public info): binding them to
+// a broad group is no finding. Any other role, system:-named or not, is.
+var everyonesRoles = map[string]bool{
+	"system:basic-user":                       true,
+	"system:discovery":                        true,
+	"system:public-info-viewer":               true,
+	"system:service-account-issuer-discovery": true,
+}
 
 // finding is one binding that grants too much.
 type finding struct {
@@ -117,12 +125,11 @@ func orCluster(ns string) string {
 // findings is pure: the bindings that grant a tenant more than its own
 // namespaces, or grant every identity something.
 //
-//   - A ClusterRoleBinding is Kubernetes' own when its name starts with
-//     "system:", and is skipped. Any other one is a finding when a subject
-//     is a tenant's (its ServiceAccount, its namespace's service-account
-//     group, or its account named as a User), or when a subject is a broad
-//     group bound to a ClusterRole that is not one of the built-in
-//     "system:" ones.
+//   - A ClusterRoleBinding, whatever its name (a "system:" name is easy to
+//     borrow), is a finding when a subject is a tenant's (its
+//     ServiceAccount, its namespace's service-account group, or its account
+//     named as a User), or when a subject is a broad group bound to a
+//     ClusterRole other than the few Kubernetes binds to everyone.
 //   - A RoleBinding is a finding when it lives outside a tenant's
 //     namespaces and a subject is that tenant's, or when it lives in a
 //     tenant's namespace and a subject is a broad group: that opens the
@@ -136,9 +143,7 @@ func findings(crbs []rbacv1.ClusterRoleBinding, rbs []rbacv1.RoleBinding, tenant
 	}
 	var out []finding
 	for _, b := range crbs {
-		if !strings.HasPrefix(b.Name, systemPrefix) {
-			out = append(out, crbFindings(b, owner)...)
-		}
+		out = append(out, crbFindings(b, owner)...)
 	}
 	for _, b := range rbs {
 		out = append(out, rbFindings(b, owner)...)
@@ -154,7 +159,7 @@ func crbFindings(b rbacv1.ClusterRoleBinding, owner map[string]string) []finding
 		if tenant := subjectTenant(s, "", owner); tenant != "" {
 			f.Why = "tenant " + tenant + "'s identity holds it in every namespace"
 			out = append(out, f)
-		} else if isBroad(s) && !strings.HasPrefix(b.RoleRef.Name, systemPrefix) {
+		} else if isBroad(s) && !(b.RoleRef.Kind == "ClusterRole" && everyonesRoles[b.RoleRef.Name]) {
 			f.Why = "every tenant identity holds it in every namespace"
 			out = append(out, f)
 		}

@@ -94,6 +94,11 @@ func TestScanBindingsFindings(t *testing.T) {
 			"every tenant identity holds it in every namespace", ""},
 		{"a tenant namespace opened to everyone", rb(nsB, "open", "tenant-reconciler", group("system:authenticated")),
 			"every identity holds it in tenant tenant-b's namespace " + nsB, ""},
+		// A system: name is easy to borrow: it hides nothing.
+		{"a system:-named binding of a tenant account", crb("system:oddity", "view", sa(nsA, "tenant-reconciler")),
+			"ClusterRoleBinding system:oddity binds ServiceAccount " + nsA + "/tenant-reconciler", ""},
+		{"a broad group bound to a system: role that is not everyone's", crb("system:shortcut", "system:controller:namespace-controller", group("system:authenticated")),
+			"every tenant identity holds it in every namespace", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +118,6 @@ func TestScanBindingsIgnores(t *testing.T) {
 		name string
 		obj  runtime.Object
 	}{
-		{"kubernetes' own binding of a tenant account", crb("system:oddity", "view", sa(nsA, "tenant-reconciler"))},
 		{"a tenant's extra binding in its own namespace", rb(nsA, "more", "edit", sa(nsA, "tenant-reconciler"))},
 		{"an account subject without namespace is the binding's own", rb(nsB, "own", "edit", rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "default"})},
 		{"a platform account", crb("calico-node", "calico-node", sa("calico-system", "calico-node"))},

@@ -107,6 +107,9 @@ var Checks = []Check{
 		}),
 	forbiddenCheck("cross-tenant-token", "mint a token of another tenant",
 		"a tenant identity cannot request a token for another tenant's default service account", true, single(foreignToken)),
+	forbiddenCheck("cross-tenant-rules", "hold any rule in another tenant",
+		"a tenant identity holds no rule in another tenant's namespace beyond self-review: its SelfSubjectRulesReview there lists none, each listed grant confirmed with a SelfSubjectAccessReview as the identity",
+		true, single(rulesIn(nil))), // Run narrows it to namespaced resources (servedChecks)
 	forbiddenCheck("list-namespaces", "list namespaces",
 		"a tenant identity cannot list the cluster's namespaces", false, single(listNamespaces)),
 	forbiddenCheck("list-nodes", "list nodes",
@@ -139,4 +142,16 @@ func CheckIDs() []string {
 // allChecks is the controls first, then the checks: the order of the report.
 func allChecks() []Check {
 	return append(append([]Check(nil), Controls...), Checks...)
+}
+
+// servedChecks is checks with the rules review narrowed to the namespaced
+// resources the API server serves ("group/resource"; nil: not narrowed).
+func servedChecks(checks []Check, namespaced map[string]bool) []Check {
+	out := append([]Check(nil), checks...)
+	for i := range out {
+		if out[i].ID == "rbac/cross-tenant-rules" {
+			out[i].Requests = single(rulesIn(namespaced))
+		}
+	}
+	return out
 }

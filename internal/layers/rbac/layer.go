@@ -76,8 +76,9 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 	prefix := c.Kubectl()
 	ids := login(ctx, c, planIdentities(in.Tenants, in.Accounts))
-	attempts := send(ctx, ids, allChecks(), prefix)
-	results := judgeAll(allChecks(), Controls, attempts)
+	checks := servedChecks(allChecks(), namespacedResources(c))
+	attempts := send(ctx, ids, checks, prefix)
+	results := judgeAll(checks, Controls, attempts)
 	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix))
 }
 
@@ -140,4 +141,26 @@ func try(ctx context.Context, id Identity, r Request, prefix string) attempt {
 	}
 	a.observed, a.raw = classify(err)
 	return a
+}
+
+// namespacedResources are the namespaced resources the API server serves,
+// as "group/resource"; nil when discovery fails (the rules review is then
+// not narrowed, and may list a cluster-scoped grant as one in the namespace).
+func namespacedResources(c *kube.Client) map[string]bool {
+	lists, err := c.Clientset.Discovery().ServerPreferredNamespacedResources()
+	if err != nil && len(lists) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, l := range lists {
+		gv, _, _ := strings.Cut(l.GroupVersion, "/")
+		group := gv
+		if !strings.Contains(l.GroupVersion, "/") {
+			group = "" // "v1": the core group
+		}
+		for _, r := range l.APIResources {
+			out[group+"/"+r.Name] = true
+		}
+	}
+	return out
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
 // The request builders of the checks. Every create, patch and bind is a
@@ -319,4 +322,138 @@ func whoami(id Identity, _ string) Request {
 			}
 			return nil
 		}}
+}
+
+// everyones are the resource rules Kubernetes grants every identity:
+// asking the API server what it itself may do, and reading the cluster's
+// trust bundles. Anything else a rules review lists in another tenant's
+// namespace, for a namespaced resource, is a grant there.
+var everyones = map[string]bool{
+	"authorization.k8s.io/selfsubjectaccessreviews": true,
+	"authorization.k8s.io/selfsubjectrulesreviews":  true,
+	"authentication.k8s.io/selfsubjectreviews":      true,
+	"certificates.k8s.io/clustertrustbundles":       true,
+}
+
+// maxGrantsConfirmed bounds the SelfSubjectAccessReviews one rules review
+// leads to.
+const maxGrantsConfirmed = 24
+
+// grantsFound is what rulesIn found: the identity's grants in the target
+// namespace, each confirmed by a SelfSubjectAccessReview as the identity.
+type grantsFound struct{ grants []string }
+
+func (g grantsFound) Error() string { return "may " + strings.Join(g.grants, ", ") }
+
+// noGrants: the rules review listed nothing beyond self-review.
+type noGrants struct{ incomplete bool }
+
+func (n noGrants) Error() string {
+	msg := "SelfSubjectRulesReview lists no rule beyond self-review"
+	if n.incomplete {
+		msg += " (incomplete: an authoriser of this cluster cannot list its rules; the requests of the other checks still ask it)"
+	}
+	return msg
+}
+
+// rulesIn asks, as the identity, what it may do in another tenant's
+// namespace (SelfSubjectRulesReview), and confirms each grant listed with a
+// SelfSubjectAccessReview: a grant for a verb or a resource no other check
+// tries is still found, and named.
+func rulesIn(namespaced map[string]bool) func(id Identity, ns string) Request {
+	return func(id Identity, ns string) Request { return rulesInWith(id, ns, namespaced) }
+}
+
+func rulesInWith(id Identity, ns string, namespaced map[string]bool) Request {
+	return Request{Action: "list its rules in " + ns + " (SelfSubjectRulesReview), confirming each grant", To: ns,
+		Kubectl: "auth can-i --list -n " + ns,
+		Do: func(ctx context.Context) error {
+			rr, err := id.Client.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx,
+				&authzv1.SelfSubjectRulesReview{Spec: authzv1.SelfSubjectRulesReviewSpec{Namespace: ns}}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			var found []string
+			for _, c := range candidates(rr.Status.ResourceRules, namespaced) {
+				c.Namespace = ns
+				ar := &authzv1.SelfSubjectAccessReview{Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &c}}
+				got, err := id.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, ar, metav1.CreateOptions{})
+				if err != nil {
+					return err
+				}
+				if got.Status.Allowed {
+					found = append(found, describeAttrs(c))
+				}
+			}
+			if len(found) > 0 {
+				return grantsFound{grants: found}
+			}
+			return noGrants{incomplete: rr.Status.Incomplete}
+		},
+		Classify: func(err error) (model.APIOutcome, string) {
+			var g grantsFound
+			var n noGrants
+			switch {
+			case errors.As(err, &g):
+				return model.APIAdmitted, g.Error()
+			case errors.As(err, &n):
+				return model.APIForbidden, n.Error()
+			case err == nil:
+				return model.APIError, "the rules review answered nothing"
+			}
+			return kube.Classify(err)
+		},
+	}
+}
+
+// candidates turns the listed rules into concrete questions, one per verb
+// and resource (a wildcard asked as itself), at most maxGrantsConfirmed.
+// Everyone's rules are left out, and so are cluster-scoped resources when
+// namespaced ("group/resource" of every namespaced resource the API server
+// serves) is known: a ClusterRoleBinding's grant on those is not one in the
+// namespace, and the cluster checks and the binding scan judge it.
+func candidates(rules []authzv1.ResourceRule, namespaced map[string]bool) []authzv1.ResourceAttributes {
+	var out []authzv1.ResourceAttributes
+	seen := map[string]bool{}
+	for _, r := range rules {
+		groups := r.APIGroups
+		if len(groups) == 0 {
+			groups = []string{""}
+		}
+		for _, g := range groups {
+			for _, res := range r.Resources {
+				resource, sub, _ := strings.Cut(res, "/")
+				if everyones[g+"/"+resource] || (namespaced != nil && g != "*" && resource != "*" && !namespaced[g+"/"+resource]) {
+					continue
+				}
+				for _, v := range r.Verbs {
+					a := authzv1.ResourceAttributes{Verb: v, Group: g, Resource: resource, Subresource: sub}
+					if len(r.ResourceNames) > 0 {
+						a.Name = r.ResourceNames[0]
+					}
+					key := fmt.Sprintf("%v", a)
+					if seen[key] || len(out) >= maxGrantsConfirmed {
+						continue
+					}
+					seen[key] = true
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func describeAttrs(a authzv1.ResourceAttributes) string {
+	r := a.Resource
+	if a.Subresource != "" {
+		r += "/" + a.Subresource
+	}
+	if a.Group != "" {
+		r += "." + a.Group
+	}
+	if a.Name != "" {
+		r += " " + a.Name
+	}
+	return a.Verb + " " + r
 }
