@@ -66,6 +66,13 @@ func (p PodSecurityExpectation) Enforcers() []string {
 type TenantRef struct {
 	Name       string
 	Namespaces []string
+	// Users and Groups are the tenant's people as the spec names them.
+	Users, Groups []string
+}
+
+// People are a tenant's users and groups, as the spec names them.
+type People struct {
+	Users, Groups []string
 }
 
 // Roster is every namespace of one run, in a stable order: the tenants' in
@@ -77,6 +84,8 @@ type Roster struct {
 	TenantLabel string
 	// DNSNamespace and DNSService locate cluster DNS (kube-system/kube-dns).
 	DNSNamespace, DNSService string
+	// People are each tenant's users and groups, by tenant name.
+	People map[string]People
 }
 
 // ByRole returns the members of the given roles, in roster order.
@@ -112,7 +121,8 @@ func (r Roster) Tenants() []TenantRef {
 		if !ok {
 			i = len(out)
 			idx[m.Tenant] = i
-			out = append(out, TenantRef{Name: m.Tenant})
+			p := r.People[m.Tenant]
+			out = append(out, TenantRef{Name: m.Tenant, Users: p.Users, Groups: p.Groups})
 		}
 		out[i].Namespaces = append(out[i].Namespaces, m.Namespace)
 	}

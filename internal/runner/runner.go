@@ -171,6 +171,12 @@ func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
 	provisioned := mode == model.ModeProvision
 	r := model.Roster{TenantLabel: run.TenantLabel, DNSNamespace: run.DNS.Namespace, DNSService: run.DNS.Service}
 	for i, t := range run.Tenants {
+		if len(t.Users)+len(t.Groups) > 0 {
+			if r.People == nil {
+				r.People = map[string]model.People{}
+			}
+			r.People[t.Name] = model.People{Users: slices.Clone(t.Users), Groups: slices.Clone(t.Groups)}
+		}
 		for k, ns := range t.Namespaces {
 			var ps model.PodSecurityExpectation // the zero value is the guide's
 			if d := orig.Tenants[i].PodSecurity; d != nil {

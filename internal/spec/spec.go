@@ -49,6 +49,12 @@ type Spec struct {
 type Tenant struct {
 	Name       string   `json:"name" yaml:"name"`
 	Namespaces []string `json:"namespaces" yaml:"namespaces"`
+	// Users and Groups are the people (and CI systems) of the tenant as the
+	// API server knows them (OIDC user names and groups): bindings to them
+	// are the tenant's, and the RBAC layer acts as them through
+	// impersonation when the runner may.
+	Users  []string `json:"users,omitempty" yaml:"users,omitempty"`
+	Groups []string `json:"groups,omitempty" yaml:"groups,omitempty"`
 	// PodSecurity is what the tenant's namespaces must refuse, and what
 	// enforces it; nil means the guide's: restricted, by the namespace's
 	// Pod Security Admission labels.
@@ -207,6 +213,8 @@ func (s *Spec) DeepCopy() *Spec {
 	out.Tenants = slices.Clone(s.Tenants)
 	for i := range out.Tenants {
 		out.Tenants[i].Namespaces = slices.Clone(out.Tenants[i].Namespaces)
+		out.Tenants[i].Users = slices.Clone(out.Tenants[i].Users)
+		out.Tenants[i].Groups = slices.Clone(out.Tenants[i].Groups)
 		if ps := out.Tenants[i].PodSecurity; ps != nil {
 			c := *ps
 			c.EnforcedBy = slices.Clone(ps.EnforcedBy)

@@ -42,6 +42,7 @@ func (s *Spec) validateTenants(add addFunc) map[string]string {
 	}
 	names := map[string]int{}
 	owners := map[string]string{}
+	subjects := map[string]string{}
 	for i, t := range s.Tenants {
 		path := fmt.Sprintf("tenants[%d]", i)
 		checkName(add, path+".name", "tenant name", t.Name)
@@ -52,6 +53,32 @@ func (s *Spec) validateTenants(add addFunc) map[string]string {
 		}
 		if len(t.Namespaces) == 0 {
 			add(path+".namespaces", "tenant %q has no namespaces", t.Name)
+		}
+		for k, u := range t.Users {
+			up := fmt.Sprintf("%s.users[%d]", path, k)
+			switch {
+			case strings.TrimSpace(u) == "":
+				add(up, "empty user name")
+			case strings.HasPrefix(u, "system:"):
+				add(up, "%q: system: users are Kubernetes' own, not a tenant's (a tenant's service accounts are found from its namespaces)", u)
+			case subjects["User/"+u] != "":
+				add(up, "user %q already belongs to tenant %q", u, subjects["User/"+u])
+			default:
+				subjects["User/"+u] = t.Name
+			}
+		}
+		for k, g := range t.Groups {
+			gp := fmt.Sprintf("%s.groups[%d]", path, k)
+			switch {
+			case strings.TrimSpace(g) == "":
+				add(gp, "empty group name")
+			case strings.HasPrefix(g, "system:"):
+				add(gp, "%q: system: groups are Kubernetes' own (system:authenticated is everyone), not a tenant's", g)
+			case subjects["Group/"+g] != "":
+				add(gp, "group %q already belongs to tenant %q", g, subjects["Group/"+g])
+			default:
+				subjects["Group/"+g] = t.Name
+			}
 		}
 		if ps := t.PodSecurity; ps != nil {
 			switch ps.Level {

@@ -22,6 +22,7 @@ import (
 	rbaclayer "github.com/tenantcheck/tenantcheck/internal/layers/rbac"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
 )
 
@@ -249,6 +250,45 @@ func TestNamespaceUpdateRoleIsCaught(t *testing.T) {
 				}
 			}
 			assert.True(t, put, "the PUT is in the evidence")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// A person of tenant-a, named in the spec, bound to edit in tenant-b: the
+// binding scan attributes it to tenant-a, and the layer acts as the person
+// (impersonation: the suite's runner may) and breaks naming them. The
+// spec's group, bound to nothing, holds.
+func TestTenantUserBoundInOtherTenantIsCaught(t *testing.T) {
+	f := features.New("a tenant's user bound to edit in the other tenant").
+		WithLabel("layer", "rbac").WithLabel("check", "cross-tenant-list-secrets").
+		Assess("the person is acted as and named", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			s := spec.Default()
+			s.Tenants[0].Users = []string{"alice@example.com"}
+			s.Tenants[0].Groups = []string{"team-a"}
+			opts := suitekit.Options(t)
+			opts.Spec = s
+			opts.Layers = []model.Layer{model.LayerRBAC}
+			opts.AfterProvision = suitekit.Fixtures(t, "user-edit-in-other-tenant")
+			rep := suitekit.Execute(ctx, t, opts)
+			res := map[string]model.Result{}
+			for _, r := range rep.Results {
+				res[r.CheckID] = r
+			}
+			for _, id := range []string{"rbac/cross-tenant-list-secrets", "rbac/cross-tenant-create-pod", "rbac/cross-tenant-rules", "rbac/no-broad-bindings"} {
+				assert.Equal(t, model.VerdictBroken, res[id].Verdict, id)
+			}
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, "user alice@example.com: list secrets in ")
+			assert.NotContains(t, res["rbac/cross-tenant-list-secrets"].Reason, "group team-a")
+			assert.Contains(t, res["rbac/no-broad-bindings"].Reason, "binds User alice@example.com to ClusterRole edit: tenant tenant-a's identity")
+			tokens := res["rbac/tenant-tokens-authenticate"]
+			assert.Equal(t, model.VerdictHeld, tokens.Verdict, tokens.Reason)
+			assert.Contains(t, tokens.Reason, "acted as user alice@example.com, group team-a by impersonation")
+			for _, e := range res["rbac/cross-tenant-list-secrets"].Evidence {
+				if e.From == "group team-a" {
+					assert.Contains(t, e.Repro, "--as=tenantcheck:group-probe:tenant-a --as-group=team-a")
+				}
+			}
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)

@@ -140,6 +140,14 @@ func findings(crbs []rbacv1.ClusterRoleBinding, rbs []rbacv1.RoleBinding, tenant
 		for _, ns := range t.Namespaces {
 			owner[ns] = t.Name
 		}
+		// Users and groups are kept apart from namespaces by a prefix no
+		// namespace name can have.
+		for _, u := range t.Users {
+			owner["User/"+u] = t.Name
+		}
+		for _, g := range t.Groups {
+			owner["Group/"+g] = t.Name
+		}
 	}
 	var out []finding
 	for _, b := range crbs {
@@ -208,11 +216,13 @@ func subjectTenant(s rbacv1.Subject, bindingNS string, owner map[string]string) 
 		if ns, ok := strings.CutPrefix(s.Name, saGroupPrefix); ok {
 			return owner[ns]
 		}
+		return owner["Group/"+s.Name]
 	case rbacv1.UserKind:
 		if rest, ok := strings.CutPrefix(s.Name, saUserPrefix); ok {
 			ns, _, _ := strings.Cut(rest, ":")
 			return owner[ns]
 		}
+		return owner["User/"+s.Name]
 	}
 	return ""
 }

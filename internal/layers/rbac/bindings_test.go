@@ -141,3 +141,20 @@ func TestScanBindingsWithoutListPermission(t *testing.T) {
 	assert.Equal(t, model.VerdictError, r.Verdict)
 	assert.Contains(t, r.Reason, "the runner may not list clusterrolebindings.rbac.authorization.k8s.io: 403")
 }
+
+func TestScanBindingsPeople(t *testing.T) {
+	tenants := []Tenant{
+		{Name: "tenant-a", Namespaces: []string{nsA}, Users: []string{"alice@example.com"}, Groups: []string{"team-a"}},
+		{Name: "tenant-b", Namespaces: []string{nsB}},
+	}
+	user := rbacv1.Subject{Kind: rbacv1.UserKind, Name: "alice@example.com"}
+	found := findings(nil, []rbacv1.RoleBinding{
+		*rb(nsB, "alice-in-b", "edit", user),
+		*rb(nsA, "alice-at-home", "edit", user),
+	}, tenants)
+	require.Len(t, found, 1, "a tenant's user in its own namespace is no finding")
+	assert.Contains(t, found[0].String(), "User alice@example.com to Role edit: tenant tenant-a's identity holds it in tenant tenant-b's namespace "+nsB)
+	found = findings([]rbacv1.ClusterRoleBinding{*crb("team-a-view", "view", group("team-a"))}, nil, tenants)
+	require.Len(t, found, 1)
+	assert.Contains(t, found[0].String(), "tenant tenant-a's identity holds it in every namespace")
+}

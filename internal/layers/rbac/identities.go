@@ -2,8 +2,10 @@ package rbac
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -38,14 +40,65 @@ type Identity struct {
 	// Err, when set, is why no token could be had: every request of this
 	// identity is then an Error with this reason, never a Held.
 	Err string
+	// Person is set for a user or a group the spec names as the tenant's:
+	// the identity is then the runner impersonating it (rest.Impersonate),
+	// never a token, and Namespace is the tenant's first namespace.
+	Person *Person
 }
 
-// String is "<namespace>/<service account>", as evidence names it.
-func (id Identity) String() string { return id.Namespace + "/" + id.ServiceAccount }
+// Person is a tenant's user, or one of its groups, from the spec.
+type Person struct {
+	Kind string // rbacv1.UserKind or rbacv1.GroupKind
+	Name string
+}
+
+// groupProbeUser is the user name a group's identity acts under: a name no
+// person has, so that only the group's grants count.
+func groupProbeUser(tenant string) string { return "tenantcheck:group-probe:" + tenant }
+
+// String is "<namespace>/<service account>", or "user <name>" and
+// "group <name>", as evidence names it.
+func (id Identity) String() string {
+	if id.Person != nil {
+		return strings.ToLower(id.Person.Kind) + " " + id.Person.Name
+	}
+	return id.Namespace + "/" + id.ServiceAccount
+}
 
 // User is the identity's user name as the API server sees it.
 func (id Identity) User() string {
-	return "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount
+	switch {
+	case id.Person == nil:
+		return "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount
+	case id.Person.Kind == rbacv1.UserKind:
+		return id.Person.Name
+	}
+	return groupProbeUser(id.Tenant)
+}
+
+// Subject is the identity as a binding names it.
+func (id Identity) Subject() rbacv1.Subject {
+	if id.Person != nil {
+		return rbacv1.Subject{Kind: id.Person.Kind, APIGroup: rbacv1.GroupName, Name: id.Person.Name}
+	}
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: id.ServiceAccount, Namespace: id.Namespace}
+}
+
+// SubjectFlag is how `kubectl create rolebinding` names the identity.
+func (id Identity) SubjectFlag() string {
+	if id.Person != nil {
+		return "--" + strings.ToLower(id.Person.Kind) + "=" + id.Person.Name
+	}
+	return "--serviceaccount=" + id.Namespace + ":" + id.ServiceAccount
+}
+
+// asFlags are kubectl's impersonation flags for the identity.
+func (id Identity) asFlags() string {
+	f := " --as=" + id.User()
+	if id.Person != nil && id.Person.Kind == rbacv1.GroupKind {
+		f += " --as-group=" + id.Person.Name
+	}
+	return f
 }
 
 // planIdentities lists, without touching the cluster, the identities of
@@ -71,6 +124,15 @@ func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 				out = append(out, Identity{Tenant: t.Name, Namespace: ns, ServiceAccount: sa, Targets: targets})
 			}
 		}
+		if len(t.Namespaces) == 0 {
+			continue
+		}
+		for _, u := range t.Users {
+			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Person: &Person{Kind: rbacv1.UserKind, Name: u}})
+		}
+		for _, g := range t.Groups {
+			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Person: &Person{Kind: rbacv1.GroupKind, Name: g}})
+		}
 	}
 	return out
 }
@@ -81,6 +143,10 @@ func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 func login(ctx context.Context, c *kube.Client, ids []Identity) []Identity {
 	out := make([]Identity, len(ids))
 	for i, id := range ids {
+		if id.Person != nil {
+			out[i] = impersonating(c, id)
+			continue
+		}
 		if id.ServiceAccount == DefaultServiceAccount {
 			// A timeout here is not fatal: the token request below says
 			// what is missing.
@@ -103,10 +169,29 @@ func tokenError(err error) string {
 	return err.Error()
 }
 
+// impersonating gives a person's identity a client of the runner's that
+// impersonates it (a group as a user no one is, in that group and
+// system:authenticated). The caller has made sure the runner may.
+func impersonating(c *kube.Client, id Identity) Identity {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: id.User(), Groups: []string{"system:authenticated"}}
+	if id.Person.Kind == rbacv1.GroupKind {
+		cfg.Impersonate.Groups = append(cfg.Impersonate.Groups, id.Person.Name)
+	}
+	cfg.UserAgent = "tenantcheck (as " + id.String() + ")"
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		id.Err = "impersonating client: " + err.Error()
+		return id
+	}
+	id.Client, id.Config = cs, cfg
+	return id
+}
+
 // repro is the command a person pastes to ask the same question. The check
 // itself used a real token of the service account; the repro impersonates
 // it instead (--as), so a person need not mint a token, and for most checks
 // asks `kubectl auth can-i`, which consults the same authorisers.
 func repro(prefix string, id Identity, kubectl string) string {
-	return prefix + " " + kubectl + " --as=" + id.User()
+	return prefix + " " + kubectl + id.asFlags()
 }

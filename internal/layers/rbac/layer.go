@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -75,10 +76,20 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 // or a missing result.
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 	prefix := c.Kubectl()
-	ids := login(ctx, c, planIdentities(in.Tenants, in.Accounts))
+	planned, note := mayImpersonate(ctx, c, planIdentities(in.Tenants, in.Accounts))
+	ids := login(ctx, c, planned)
 	checks := servedChecks(allChecks(), namespacedResources(c))
 	attempts := send(ctx, ids, checks, prefix)
 	results := judgeAll(checks, Controls, attempts)
+	if note != "" {
+		for i := range results {
+			if results[i].CheckID == "rbac/tenant-tokens-authenticate" {
+				results[i].Evidence = append(results[i].Evidence, model.Evidence{Action: "impersonate the tenants' users and groups the spec names",
+					To: clusterScope, Raw: note, Repro: prefix + " auth can-i impersonate users"})
+				results[i].Reason += "; " + note
+			}
+		}
+	}
 	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix))
 }
 
@@ -163,4 +174,35 @@ func namespacedResources(c *kube.Client) map[string]bool {
 		}
 	}
 	return out
+}
+
+// mayImpersonate keeps the identities of the spec's users and groups only
+// when the runner may impersonate them, and otherwise says, for the
+// report, that they were not tried. tenantcheck never mints credentials
+// for people; impersonation is the only way to act as them.
+func mayImpersonate(ctx context.Context, c *kube.Client, ids []Identity) ([]Identity, string) {
+	var people, out []Identity
+	for _, id := range ids {
+		if id.Person != nil {
+			people = append(people, id)
+		} else {
+			out = append(out, id)
+		}
+	}
+	if len(people) == 0 {
+		return ids, ""
+	}
+	missing, err := c.CheckPermissions(ctx, []kube.Permission{{Verb: "impersonate", Resource: "users"}, {Verb: "impersonate", Resource: "groups"}})
+	switch {
+	case err != nil:
+		return out, fmt.Sprintf("%d user(s)/group(s) of the spec not tried: %v", len(people), err)
+	case len(missing) > 0:
+		return out, fmt.Sprintf("%d user(s)/group(s) of the spec not tried: the runner may not impersonate (%s); the binding scan still attributes their bindings",
+			len(people), kube.MissingPermissionsError(missing))
+	}
+	var names []string
+	for _, p := range people {
+		names = append(names, p.String())
+	}
+	return append(out, people...), "acted as " + strings.Join(names, ", ") + " by impersonation (the runner's own credentials with Impersonate-User/Group headers)"
 }

@@ -155,3 +155,23 @@ func TestRulesInClassify(t *testing.T) {
 	got, _ = r.Classify(errors.New("connection refused"))
 	assert.Equal(t, model.APIError, got)
 }
+
+func TestPeopleIdentities(t *testing.T) {
+	tenants := []Tenant{
+		{Name: "a", Namespaces: []string{"a-prod"}, Users: []string{"alice@example.com"}, Groups: []string{"team-a"}},
+		{Name: "b", Namespaces: []string{"b-prod"}},
+	}
+	ids := planIdentities(tenants, nil)
+	var got []string
+	for _, id := range ids {
+		got = append(got, id.String()+" as "+id.User()+" ->"+id.asFlags())
+	}
+	assert.Equal(t, []string{
+		"a-prod/default as system:serviceaccount:a-prod:default -> --as=system:serviceaccount:a-prod:default",
+		"user alice@example.com as alice@example.com -> --as=alice@example.com",
+		"group team-a as tenantcheck:group-probe:a -> --as=tenantcheck:group-probe:a --as-group=team-a",
+		"b-prod/default as system:serviceaccount:b-prod:default -> --as=system:serviceaccount:b-prod:default",
+	}, got)
+	assert.Equal(t, "--group=team-a", ids[2].SubjectFlag())
+	assert.Equal(t, []string{"b-prod"}, ids[1].Targets)
+}

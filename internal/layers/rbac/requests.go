@@ -10,7 +10,9 @@ import (
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -222,11 +224,11 @@ func createClusterRoleBinding(id Identity, _ string) Request {
 	const role = "system:public-info-viewer"
 	return Request{Action: "create ClusterRoleBinding " + probeName + " to ClusterRole " + role + " (server dry-run)",
 		To: clusterScope,
-		Kubectl: fmt.Sprintf("create clusterrolebinding %s --clusterrole=%s --serviceaccount=%s:%s --dry-run=server",
-			probeName, role, id.Namespace, id.ServiceAccount),
+		Kubectl: fmt.Sprintf("create clusterrolebinding %s --clusterrole=%s %s --dry-run=server",
+			probeName, role, id.SubjectFlag()),
 		Do: func(ctx context.Context) error {
 			crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probeName},
-				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: id.ServiceAccount, Namespace: id.Namespace}},
+				Subjects: []rbacv1.Subject{id.Subject()},
 				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}}
 			_, err := id.Client.RbacV1().ClusterRoleBindings().Create(ctx, crb, dryRun)
 			return err
@@ -238,11 +240,11 @@ func createClusterRoleBinding(id Identity, _ string) Request {
 // it; RBAC's escalation check says so, and that counts as Forbidden.
 func bindClusterAdmin(id Identity, ns string) Request {
 	return Request{Action: "bind ClusterRole cluster-admin in " + ns + " (server dry-run)", To: ns,
-		Kubectl: fmt.Sprintf("create rolebinding %s --clusterrole=cluster-admin --serviceaccount=%s:%s -n %s --dry-run=server",
-			probeName, id.Namespace, id.ServiceAccount, ns),
+		Kubectl: fmt.Sprintf("create rolebinding %s --clusterrole=cluster-admin %s -n %s --dry-run=server",
+			probeName, id.SubjectFlag(), ns),
 		Do: func(ctx context.Context) error {
 			rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: ns},
-				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: id.ServiceAccount, Namespace: id.Namespace}},
+				Subjects: []rbacv1.Subject{id.Subject()},
 				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"}}
 			_, err := id.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, dryRun)
 			return err
@@ -255,6 +257,21 @@ func impersonate(id Identity, ns string) Request {
 	return Request{Action: "list configmaps in " + ns + " as " + impersonated + " (impersonation)", To: ns,
 		Kubectl: "auth can-i impersonate users/" + impersonated,
 		Do: func(ctx context.Context) error {
+			if id.Person != nil {
+				// The identity is itself impersonated, and impersonation
+				// does not chain: ask the authorisers as it instead.
+				ar := &authzv1.SelfSubjectAccessReview{Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
+					Verb: "impersonate", Resource: "users", Name: impersonated}}}
+				got, err := id.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, ar, metav1.CreateOptions{})
+				switch {
+				case err != nil:
+					return err
+				case got.Status.Allowed:
+					return nil
+				}
+				return apierrors.NewForbidden(schema.GroupResource{Resource: "users"}, impersonated,
+					fmt.Errorf("User %q cannot impersonate resource \"users\" (SelfSubjectAccessReview: %s)", id.User(), got.Status.Reason))
+			}
 			if id.Config == nil {
 				return errors.New("impersonate: no client configuration for the identity")
 			}
