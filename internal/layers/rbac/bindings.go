@@ -41,6 +41,7 @@ const (
 // a broad group is no finding. Any other role, system:-named or not, is.
 var everyonesRoles = map[string]bool{
 	"system:basic-user":                       true,
+	"system:cluster-trust-bundle-discovery":   true, // 1.33+: every account reads ClusterTrustBundles
 	"system:discovery":                        true,
 	"system:public-info-viewer":               true,
 	"system:service-account-issuer-discovery": true,

@@ -158,3 +158,16 @@ func TestScanBindingsPeople(t *testing.T) {
 	require.Len(t, found, 1)
 	assert.Contains(t, found[0].String(), "tenant tenant-a's identity holds it in every namespace")
 }
+
+// The bindings Kubernetes v1.37 itself makes to broad groups are no finding.
+func TestScanBindingsBuiltInBroadBindings(t *testing.T) {
+	var crbs []rbacv1.ClusterRoleBinding
+	for name, g := range map[string]string{
+		"system:basic-user": "system:authenticated", "system:discovery": "system:authenticated",
+		"system:public-info-viewer": "system:unauthenticated", "system:service-account-issuer-discovery": "system:serviceaccounts",
+		"system:cluster-trust-bundle-discovery": "system:serviceaccounts",
+	} {
+		crbs = append(crbs, *crb(name, name, group(g)))
+	}
+	assert.Empty(t, findings(crbs, nil, twoTenants))
+}
