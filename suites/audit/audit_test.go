@@ -12,8 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -99,7 +101,8 @@ func TestAuditRealTenants(t *testing.T) {
 func auditWant(id string) model.Verdict {
 	switch id {
 	case "quota/pod-count-limit-enforced", // an audit never changes a real quota
-		"podsecurity/privileged-workload-blocked": // nor creates a privileged object in a real tenant
+		"podsecurity/privileged-workload-blocked", // nor creates a privileged object in a real tenant
+		"network/policy-blocks-cross-tenant":      // the guide's tenants run no workload to judge
 		return model.VerdictSkipped
 	}
 	return model.VerdictHeld
@@ -167,6 +170,69 @@ func TestAuditDiscovery(t *testing.T) {
 			code, _, errs = audit("tenantcheck.io/no-such-label")
 			assert.Equal(t, 2, code)
 			assert.Contains(t, errs, "no namespace carries the label tenantcheck.io/no-such-label")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// Issue 11, the static half: tenants that run their own workloads (their own
+// labels and ports, one UDP). On the guide's policies the static check
+// holds; a policy that opens tenant-b's api on its gRPC port to every
+// namespace breaks it, naming the workload, the port and the policy; and a
+// policy written around tenantcheck's labels is reported.
+func TestAuditJudgesTenantsWorkloads(t *testing.T) {
+	f := features.New("audit of tenants running their own workloads").
+		WithLabel("mode", "audit").WithLabel("check", "policy-blocks-cross-tenant").
+		Assess("the static check names the opened workload, port and policy", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			cs := suitekit.Client(ctx, t).Clientset
+			s := realTenants(ctx, t, cs)
+			require.NoError(t, suitekit.ApplyFixtureTo(ctx, t, "shop-workloads", "audit-tenant-a", "audit-tenant-b"))
+			opts := suitekit.Options(t)
+			opts.Spec, opts.Mode = s, model.ModeAudit
+			opts.Layers = []model.Layer{model.LayerNetwork}
+			result := func(rep *model.Report, id string) model.Result {
+				for _, r := range rep.Results {
+					if r.CheckID == id {
+						return r
+					}
+				}
+				t.Fatalf("no result %s", id)
+				return model.Result{}
+			}
+
+			rep := suitekit.Execute(ctx, t, opts)
+			static := result(rep, "network/policy-blocks-cross-tenant")
+			assert.Equal(t, model.VerdictHeld, static.Verdict, static.Reason)
+			assert.Contains(t, static.Reason, "4 workload shape(s)")
+			assert.Equal(t, model.VerdictHeld, result(rep, "network/policy-ignores-tenantcheck").Verdict)
+
+			tcp := corev1.ProtocolTCP
+			grpc := intstr.FromString("grpc")
+			open := &networkingv1.NetworkPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "api-from-anywhere", Namespace: "audit-tenant-b"},
+				Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+					PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+					Ingress: []networkingv1.NetworkPolicyIngressRule{{
+						From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{},
+							// Written so that tenantcheck's probes are not let in.
+							PodSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+								{Key: "tenantcheck.io/probe", Operator: metav1.LabelSelectorOpDoesNotExist}}}}},
+						Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &grpc}}}}},
+			}
+			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Create(ctx, open, metav1.CreateOptions{})
+			require.NoError(t, err)
+			rep = suitekit.Execute(ctx, t, opts)
+			static = result(rep, "network/policy-blocks-cross-tenant")
+			assert.Equal(t, model.VerdictBroken, static.Verdict)
+			assert.Contains(t, static.Reason, "-> audit-tenant-b/{app=api,tier=backend} (1 pod(s), e.g. api-0) port 9090/TCP: ingress allowed by audit-tenant-b/api-from-anywhere")
+			assert.NotContains(t, static.Reason, "app=web")
+			gamed := result(rep, "network/policy-ignores-tenantcheck")
+			assert.Equal(t, model.VerdictBroken, gamed.Verdict)
+			assert.Contains(t, gamed.Reason, "NetworkPolicy audit-tenant-b/api-from-anywhere selects on tenantcheck.io/probe")
+
+			require.NoError(t, cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Delete(ctx, open.Name, metav1.DeleteOptions{}))
+			rep = suitekit.Execute(ctx, t, opts)
+			assert.Equal(t, model.VerdictHeld, result(rep, "network/policy-blocks-cross-tenant").Verdict)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)

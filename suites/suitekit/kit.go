@@ -304,12 +304,18 @@ func DeployClusterRole(t *testing.T) *rbacv1.ClusterRole {
 // AfterProvision hook, and shells out to kubectl as a platform team would.
 func ApplyFixture(ctx context.Context, t *testing.T, r *runner.Run, name string) error {
 	t.Helper()
+	return ApplyFixtureTo(ctx, t, name, r.Namespace("tenant-a-prod"), r.Namespace("tenant-b-prod"))
+}
+
+// ApplyFixtureTo is ApplyFixture with ${A} and ${B} named: for tenants an
+// audit suite set up itself.
+func ApplyFixtureTo(ctx context.Context, t *testing.T, name, a, b string) error {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(RepoRoot(), "suites", "fixtures", name+".yaml"))
 	if err != nil {
 		return fmt.Errorf("fixture %s: %w", name, err)
 	}
-	doc := strings.NewReplacer("${A}", r.Namespace("tenant-a-prod"), "${B}", r.Namespace("tenant-b-prod"),
-		"${IMAGE}", os.Getenv("TENANTCHECK_PROBE_IMAGE")).Replace(string(data))
+	doc := strings.NewReplacer("${A}", a, "${B}", b, "${IMAGE}", os.Getenv("TENANTCHECK_PROBE_IMAGE")).Replace(string(data))
 	c := Client(ctx, t)
 	kubectl := func(ctx context.Context, args ...string) error {
 		base := []string{}

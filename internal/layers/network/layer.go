@@ -20,7 +20,7 @@ var Layer = layer.Layer{
 	ID:         model.LayerNetwork,
 	Summary:    "probes every path by TCP and UDP, via pod IP, ClusterIP and service name, and DNS",
 	Checks:     allChecks(),
-	Needs:      layer.Perms(permissions...),
+	Needs:      layer.Perms(append(permissions, staticPermissions...)...),
 	Creates:    []schema.GroupVersionResource{{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "services"}},
 	PlacesPods: true,
 	Run:        run,
@@ -40,8 +40,13 @@ var permissions = []kube.Permission{
 	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
 }
 
-// allChecks: the canary, then every path check.
+// allChecks: the canary, every path check, then the static checks.
 func allChecks() []model.Check {
+	return append(probeChecks(), staticCheck, gamedCheck)
+}
+
+// probeChecks: the canary, then every path check: what Run judges.
+func probeChecks() []model.Check {
 	out := []model.Check{canaryCheck}
 	for _, c := range Checks {
 		out = append(out, c.Check)
@@ -57,7 +62,7 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 		Peers: Peers(env.Roster), DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say, Nonce: env.RunID,
 	})
 	return layer.Output{
-		Results: out.Results, Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
+		Results: append(out.Results, staticResults(ctx, env.Client, Peers(env.Roster))...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
 		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
@@ -119,7 +124,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	out.DeployTime = time.Since(start)
 	say("network: probe pods ready in %.1fs", out.DeployTime.Seconds())
 	if err != nil {
-		out.Results = layer.Results(allChecks(), model.Errored(fmt.Sprintf("probe pods could not be deployed: %v", err)))
+		out.Results = layer.Results(probeChecks(), model.Errored(fmt.Sprintf("probe pods could not be deployed: %v", err)))
 		return out
 	}
 	t := &Topology{Peers: peers, ClusterDomain: cfg.ClusterDomain}

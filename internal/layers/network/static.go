@@ -1,0 +1,250 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/netpol"
+)
+
+// The static checks read the tenants' own workloads and NetworkPolicies and
+// ask, with the policy evaluator, whether policy alone lets any workload of
+// one tenant reach a real port of another's. They explain what the probes
+// prove: which policy opens a path, for which workload and port.
+
+var staticCheck = model.Check{ID: "network/policy-blocks-cross-tenant", Layer: model.LayerNetwork,
+	Name: "policy blocks every cross-tenant path (static)",
+	Description: "for every workload shape of every tenant (its pods' labels and ports) and a new pod with no labels, " +
+		"the tenants' NetworkPolicies allow no connection to a port a workload of another tenant serves",
+	Expected: model.ExpectReach(model.ReachBlocked)}
+
+var gamedCheck = model.Check{ID: "network/policy-ignores-tenantcheck", Layer: model.LayerNetwork,
+	Name:        "no policy selects on tenantcheck's labels",
+	Description: "no NetworkPolicy of a tenant selects pods or namespaces by tenantcheck's own labels: one that does could treat the probes unlike the tenant's workloads",
+	Expected:    model.ExpectReach(model.ReachBlocked)}
+
+// maxShapes bounds the workload shapes of one namespace that are judged.
+const maxShapes = 8
+
+// maxReasonLines bounds the paths a Broken reason lists; the evidence has all.
+const maxReasonLines = 10
+
+// staticPermissions are what the static checks read.
+var staticPermissions = []kube.Permission{
+	{Verb: "list", Resource: "pods"},
+	{Verb: "list", Resource: "services"},
+	{Verb: "list", Group: "networking.k8s.io", Resource: "networkpolicies"},
+}
+
+// tenantSpace is one tenant namespace as the static checks see it.
+type tenantSpace struct {
+	Tenant, Namespace string
+	Labels            map[string]string
+	Shapes            []netpol.Shape
+	Untested          []netpol.Shape
+}
+
+func staticResults(ctx context.Context, c *kube.Client, peers []Peer) []model.Result {
+	var spaces []tenantSpace
+	var policies []networkingv1.NetworkPolicy
+	for _, p := range peers {
+		if p.Role != model.RoleTenant {
+			continue
+		}
+		s, pols, err := readSpace(ctx, c, p)
+		if err != nil {
+			j := model.Errored(err.Error())
+			return []model.Result{staticCheck.Result(j), gamedCheck.Result(j)}
+		}
+		spaces = append(spaces, s)
+		policies = append(policies, pols...)
+	}
+	return []model.Result{judgeStatic(c, spaces, policies), judgeGamed(c, policies)}
+}
+
+func readSpace(ctx context.Context, c *kube.Client, p Peer) (tenantSpace, []networkingv1.NetworkPolicy, error) {
+	ns := p.Namespace
+	s := tenantSpace{Tenant: p.Tenant, Namespace: ns}
+	n, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		return s, nil, kube.Explain(err, "read namespace "+ns)
+	}
+	s.Labels = n.Labels
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, nil, kube.Explain(err, "list pods in "+ns)
+	}
+	svcs, err := c.Clientset.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, nil, kube.Explain(err, "list services in "+ns)
+	}
+	pols, err := c.Clientset.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, nil, kube.Explain(err, "list networkpolicies in "+ns)
+	}
+	s.Shapes, s.Untested = netpol.Bound(netpol.Shapes(ns, pods.Items, svcs.Items), maxShapes)
+	return s, pols.Items, nil
+}
+
+// outsiderSpace stands for every namespace of no tenant (no labels, no
+// policy): the guide denies them every tenant, as it denies other tenants.
+var outsiderSpace = tenantSpace{Tenant: "", Namespace: "(a namespace of no tenant)"}
+
+// source is one way a tenant's traffic starts: a workload shape, or a new
+// pod with no labels (what any tenant can start at any time).
+type source struct {
+	name string
+	pod  *netpol.Pod
+}
+
+func sources(s tenantSpace) []source {
+	out := []source{{name: s.Namespace + "/(a new pod without labels)",
+		pod: &netpol.Pod{Namespace: s.Namespace, NamespaceLabels: s.Labels, Labels: map[string]string{}}}}
+	for _, sh := range s.Shapes {
+		out = append(out, source{name: describeShape(sh), pod: shapePod(s, sh)})
+	}
+	return out
+}
+
+func shapePod(s tenantSpace, sh netpol.Shape) *netpol.Pod {
+	return &netpol.Pod{Namespace: s.Namespace, NamespaceLabels: s.Labels, Labels: sh.Labels, Ports: sh.Ports}
+}
+
+func describeShape(sh netpol.Shape) string {
+	return fmt.Sprintf("%s/{%s} (%d pod(s), e.g. %s)", sh.Namespace, labels.Set(sh.Labels).String(), sh.Pods, sh.Example)
+}
+
+// judgeStatic evaluates every (source of tenant A, port of a workload of
+// tenant B) pair, A != B.
+func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy) model.Result {
+	var open []string
+	var ev []model.Evidence
+	var untested []string
+	paths, targets := 0, 0
+	for _, b := range spaces {
+		targets += len(b.Shapes)
+		for _, u := range b.Untested {
+			untested = append(untested, describeShape(u))
+		}
+		for _, tb := range b.Shapes {
+			dest := shapePod(b, tb)
+			for _, port := range tb.Ports {
+				for _, a := range append(spaces, outsiderSpace) {
+					if a.Tenant == b.Tenant {
+						continue
+					}
+					for _, src := range sources(a) {
+						paths++
+						v := netpol.Evaluate(policies, netpol.Connection{From: netpol.Peer{Pod: src.pod}, To: netpol.Peer{Pod: dest},
+							Port: port.ContainerPort, Protocol: port.Protocol})
+						if !v.Allowed() {
+							continue
+						}
+						line := fmt.Sprintf("%s -> %s port %d/%s: %s", src.name, describeShape(tb), port.ContainerPort, port.Protocol, why(v, b.Namespace, a.Namespace))
+						open = append(open, line)
+						ev = append(ev, model.Evidence{Action: "evaluate the NetworkPolicies for this path", From: a.Namespace, To: b.Namespace,
+							Raw: line, Attempts: 1, Repro: c.ReproKubectl(fmt.Sprintf("get networkpolicy -n %s -o yaml; %s get networkpolicy -n %s -o yaml", b.Namespace, c.Kubectl(), a.Namespace))})
+					}
+				}
+			}
+		}
+	}
+	var j model.Judgement
+	switch {
+	case len(open) > 0:
+		shown := open
+		if len(shown) > maxReasonLines {
+			shown = append(shown[:maxReasonLines:maxReasonLines], fmt.Sprintf("and %d more (see the evidence)", len(open)-maxReasonLines))
+		}
+		j = model.Broken(strings.Join(shown, "; "))
+	case targets == 0:
+		j = model.Skipped("no workload in the tenant namespaces serves a port to evaluate (a provisioned run's tenants hold only tenantcheck's probes)")
+	default:
+		j = model.Held(fmt.Sprintf("policy blocks all %d cross-tenant paths to %d workload shape(s)", paths, targets))
+	}
+	if len(untested) > 0 && j.Verdict != model.VerdictSkipped {
+		j.Reason += fmt.Sprintf("; not evaluated (over %d shapes per namespace): %s", maxShapes, strings.Join(untested, ", "))
+	}
+	r := staticCheck.Result(j)
+	r.Expected = "no cross-tenant path allowed by policy"
+	r.Observed = fmt.Sprintf("%d of %d paths allowed", len(open), paths)
+	r.Evidence, r.Attempts = ev, paths
+	return r
+}
+
+// why names what lets a path through on each side.
+func why(v netpol.Verdict, to, from string) string {
+	side := func(d netpol.Direction, dir, ns string) string {
+		if !d.Isolated {
+			return fmt.Sprintf("no %s policy in %s selects the pod", dir, ns)
+		}
+		return fmt.Sprintf("%s allowed by %s", dir, strings.Join(d.AllowedBy, ", "))
+	}
+	return side(v.Ingress, "ingress", to) + "; " + side(v.Egress, "egress", from)
+}
+
+// selfLabels are tenantcheck's own label keys.
+func selfLabel(key string) bool {
+	return strings.HasPrefix(key, "tenantcheck.io/") || key == "app.kubernetes.io/managed-by"
+}
+
+func judgeGamed(c *kube.Client, policies []networkingv1.NetworkPolicy) model.Result {
+	var found []string
+	var ev []model.Evidence
+	for _, p := range policies {
+		keys := selectorKeys(&p.Spec.PodSelector)
+		for _, r := range p.Spec.Ingress {
+			keys = append(keys, peerKeys(r.From)...)
+		}
+		for _, r := range p.Spec.Egress {
+			keys = append(keys, peerKeys(r.To)...)
+		}
+		for _, k := range keys {
+			if !selfLabel(k) {
+				continue
+			}
+			line := fmt.Sprintf("NetworkPolicy %s/%s selects on %s", p.Namespace, p.Name, k)
+			found = append(found, line)
+			ev = append(ev, model.Evidence{Action: "read NetworkPolicy " + p.Name, To: p.Namespace, Raw: line, Attempts: 1,
+				Repro: c.ReproKubectl(fmt.Sprintf("get networkpolicy %s -n %s -o yaml", p.Name, p.Namespace))})
+			break
+		}
+	}
+	j := model.Held(fmt.Sprintf("none of %d policies selects on tenantcheck's labels", len(policies)))
+	if len(found) > 0 {
+		j = model.Broken(strings.Join(found, "; ") + ": tenantcheck's probes would be judged unlike the tenant's pods")
+	}
+	r := gamedCheck.Result(j)
+	r.Expected, r.Observed, r.Evidence = "no policy selects on tenantcheck's labels", fmt.Sprintf("%d found", len(found)), ev
+	return r
+}
+
+func peerKeys(peers []networkingv1.NetworkPolicyPeer) []string {
+	var out []string
+	for _, p := range peers {
+		out = append(out, selectorKeys(p.PodSelector)...)
+		out = append(out, selectorKeys(p.NamespaceSelector)...)
+	}
+	return out
+}
+
+func selectorKeys(s *metav1.LabelSelector) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for k := range s.MatchLabels {
+		out = append(out, k)
+	}
+	for _, e := range s.MatchExpressions {
+		out = append(out, e.Key)
+	}
+	return out
+}
