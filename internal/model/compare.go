@@ -84,3 +84,16 @@ func JudgeAPI(expected, observed APIOutcome) Judgement {
 
 // lower is the lower-case form of an enum value, for reasons.
 func lower[T ~string](v T) string { return strings.ToLower(string(v)) }
+
+// Worst is the judgement of a check made of many attempts: Broken with
+// every broken finding when there is one, else an Error with every error,
+// else Held with held.
+func Worst(held string, broken, errs []string) Judgement {
+	switch {
+	case len(broken) > 0:
+		return Broken(strings.Join(broken, "; "))
+	case len(errs) > 0:
+		return Errored(strings.Join(errs, "; "))
+	}
+	return Held(held)
+}

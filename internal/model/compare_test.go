@@ -165,3 +165,9 @@ func TestLayers(t *testing.T) {
 		assert.NotEmpty(t, l.CommonFailure)
 	}
 }
+
+func TestWorst(t *testing.T) {
+	assert.Equal(t, Held("ok"), Worst("ok", nil, nil))
+	assert.Equal(t, Errored("e1; e2"), Worst("ok", nil, []string{"e1", "e2"}))
+	assert.Equal(t, Broken("b"), Worst("ok", []string{"b"}, []string{"e"}), "a broken finding outranks an error")
+}

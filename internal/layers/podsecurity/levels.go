@@ -89,13 +89,7 @@ func judgeLevels(c *kube.Client, in Input, lv map[string]nsLevel) model.Result {
 			}
 		}
 	}
-	j := model.Held(fmt.Sprintf("all %d tenant namespaces carry their declared enforcement", len(in.Namespaces)))
-	switch {
-	case len(weak) > 0:
-		j = model.Broken(strings.Join(weak, "; "))
-	case len(errs) > 0:
-		j = model.Errored(strings.Join(errs, "; "))
-	}
+	j := model.Worst(fmt.Sprintf("all %d tenant namespaces carry their declared enforcement", len(in.Namespaces)), weak, errs)
 	r := levelCheck.Result(j)
 	r.Expected = expectedText(in, func(string) model.APIOutcome { return model.APIRejected })
 	var obs []string

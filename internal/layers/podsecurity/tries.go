@@ -135,13 +135,7 @@ func judgeControl(ids map[string][]actor) model.Result {
 			}
 		}
 	}
-	j := model.Held(fmt.Sprintf("admitted for all %d identities", n))
-	switch {
-	case len(broken) > 0:
-		j = model.Broken(strings.Join(broken, "; "))
-	case len(errs) > 0:
-		j = model.Errored(strings.Join(errs, "; "))
-	}
+	j := model.Worst(fmt.Sprintf("admitted for all %d identities", n), broken, errs)
 	r := compliantCheck.Result(j)
 	r.Expected, r.Observed, r.Evidence, r.Attempts = "Admitted for every identity", strings.Join(observed, "; "), ev, n
 	return r
@@ -220,13 +214,7 @@ func tryClass(ctx context.Context, c *kube.Client, in Input, ids map[string][]ac
 			}
 		}
 	}
-	j := model.Held(fmt.Sprintf("as declared for all %d identities", n))
-	switch {
-	case len(broken) > 0:
-		j = model.Broken(strings.Join(broken, "; "))
-	case len(errs) > 0:
-		j = model.Errored(strings.Join(errs, "; "))
-	}
+	j := model.Worst(fmt.Sprintf("as declared for all %d identities", n), broken, errs)
 	r := chk.Result(j)
 	r.Expected = expectedText(in, func(ns string) model.APIOutcome { return want(in, chk, ns) })
 	r.Observed, r.Evidence, r.Attempts = strings.Join(observed, "; "), ev, n

@@ -69,13 +69,7 @@ func (r *results) result(c model.Check) model.Result {
 		observed = append(observed, string(a.got))
 		ev = append(ev, a.ev)
 	}
-	j := model.Held(fmt.Sprintf("all %d attempts %s as expected", len(r.attempts), strings.ToLower(string(c.Expected.API))))
-	switch {
-	case len(broken) > 0:
-		j = model.Broken(strings.Join(broken, "; "))
-	case len(errs) > 0:
-		j = model.Errored(strings.Join(errs, "; "))
-	}
+	j := model.Worst(fmt.Sprintf("all %d attempts %s as expected", len(r.attempts), strings.ToLower(string(c.Expected.API))), broken, errs)
 	res := c.Result(j)
 	res.Expected = fmt.Sprintf("%s on every attempt", c.Expected.API)
 	res.Observed = strings.Join(observed, ", ")
