@@ -15,7 +15,7 @@ const AgentPath = "/tenantcheck-probe"
 
 // Main is the agent's command line:
 //
-//	tenantcheck-probe serve [--port 8080] [--dns-port 0]
+//	tenantcheck-probe serve [--port 8080] [--dns-port 0] [--listen PORT/tcp|udp ...]
 //	tenantcheck-probe serve-artifacts --dir DIR [--port 8080]
 //	tenantcheck-probe batch  < batch.json  > answer.json
 //	tenantcheck-probe connect --host H --port P [--protocol tcp|udp] [--mode connect|dns] [--timeout 1s]
@@ -62,6 +62,13 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Port, "port", ServePort, "TCP and UDP port")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 0, "serve a stand-in DNS resolver on this port (0: off)")
 	fs.StringVar(&cfg.Nonce, "nonce", "", "the run's nonce, written in the TCP greeting")
+	fs.Func("listen", "also answer on PORT/tcp or PORT/udp (repeatable)", func(s string) error {
+		l, err := ParseListen(s)
+		if err == nil {
+			cfg.Listen = append(cfg.Listen, l)
+		}
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -253,3 +253,33 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// A mimic listens on its workload's real ports, each on its own protocol.
+func TestServeListensOnExtraPorts(t *testing.T) {
+	tcpPort, udpPort := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ServeConfig{Port: freePort(t), Listen: []Listen{{Port: tcpPort, Protocol: TCP}, {Port: udpPort, Protocol: UDP}}})
+	}()
+	require.Eventually(t, func() bool {
+		return Probe(context.Background(), Target{Host: loopback, Port: tcpPort, Protocol: TCP}, 200*time.Millisecond).Outcome == Connected
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, Connected, Probe(context.Background(), Target{Host: loopback, Port: udpPort, Protocol: UDP}, time.Second).Outcome)
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+func TestParseListen(t *testing.T) {
+	l, err := ParseListen("9090/tcp")
+	require.NoError(t, err)
+	assert.Equal(t, Listen{Port: 9090, Protocol: TCP}, l)
+	l, err = ParseListen("5353/UDP")
+	require.NoError(t, err)
+	assert.Equal(t, Listen{Port: 5353, Protocol: UDP}, l)
+	for _, bad := range []string{"9090", "0/tcp", "70000/tcp", "53/sctp", "x/udp"} {
+		_, err := ParseListen(bad)
+		assert.Error(t, err, bad)
+	}
+}

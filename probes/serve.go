@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,30 @@ type ServeConfig struct {
 	DNSPort int // 0: no stand-in resolver
 	// Nonce goes into the TCP greeting (see Greeting).
 	Nonce string
+	// Listen are more ports, each on one protocol, answered as Port is: a
+	// mimic of a tenant's workload listens on that workload's real ports.
+	Listen []Listen
+}
+
+// Listen is one extra port and its protocol.
+type Listen struct {
+	Port     int
+	Protocol Protocol
+}
+
+// ParseListen reads "9090/tcp" or "5353/udp".
+func ParseListen(s string) (Listen, error) {
+	port, proto, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(port)
+	switch {
+	case !ok || err != nil || n < 1 || n > 65535:
+		return Listen{}, fmt.Errorf("listen %q: want PORT/tcp or PORT/udp", s)
+	case strings.EqualFold(proto, string(TCP)):
+		return Listen{Port: n, Protocol: TCP}, nil
+	case strings.EqualFold(proto, string(UDP)):
+		return Listen{Port: n, Protocol: UDP}, nil
+	}
+	return Listen{}, fmt.Errorf("listen %q: protocol %q is not tcp or udp", s, proto)
 }
 
 // Serve answers TCP connects and UDP pings on cfg.Port, and DNS queries on
@@ -28,7 +53,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			l.Close()
 		}
 	}()
-	errc := make(chan error, 4)
+	errc := make(chan error, 4+len(cfg.Listen))
 	add := func(proto string, port int, tcp func(net.Conn), udp func(net.PacketConn, []byte, net.Addr)) error {
 		addr := ":" + strconv.Itoa(port)
 		if proto == "tcp" {
@@ -50,6 +75,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	if err := errors.Join(add("tcp", cfg.Port, greeter(cfg.Nonce), nil), add("udp", cfg.Port, nil, echo)); err != nil {
 		return err
+	}
+	for _, l := range cfg.Listen {
+		var err error
+		if l.Protocol == UDP {
+			err = add("udp", l.Port, nil, echo)
+		} else {
+			err = add("tcp", l.Port, greeter(cfg.Nonce), nil)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if cfg.DNSPort > 0 {
 		if err := errors.Join(add("tcp", cfg.DNSPort, serveDNSStream, nil), add("udp", cfg.DNSPort, nil, serveDNSPacket)); err != nil {
