@@ -36,6 +36,7 @@ const (
 	ExitHeld       = 0
 	ExitBroken     = 1
 	ExitIncomplete = 2
+	ExitLocked     = 3
 )
 
 const usage = `tenantcheck proves, on a live cluster, that tenant isolation holds.
@@ -49,7 +50,11 @@ usage:
   tenantcheck version
 
 Run 'tenantcheck <command> -h' for a command's flags.
-Exit codes: 0 every layer holds, 1 a layer is broken, 2 the run could not be done.
+Exit codes:
+  0  every check that ran holds (some may be skipped, with the reason)
+  1  a check found isolation broken, whatever failed afterwards (cleanup, storing the report)
+  2  the run could not be done, a check could not answer, or nothing was verified (all skipped)
+  3  another run holds the lock (--lock); this one did not run
 `
 
 // Run executes one command line and returns the exit code.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,6 +293,33 @@ func TestDiffCommand(t *testing.T) {
 			assert.Equal(t, tt.code, code, "stderr: %s", errb.String())
 			assert.Contains(t, out.String(), tt.out)
 			assert.Contains(t, errb.String(), tt.er)
+		})
+	}
+}
+
+func TestExitCodeAfterTheRun(t *testing.T) {
+	mk := func(j model.Judgement) *model.Report {
+		r := model.Check{ID: "network/cross-tenant-tcp", Layer: model.LayerNetwork, Name: "x", Expected: model.ExpectReach(model.ReachBlocked)}.Result(j)
+		return model.NewReport(model.Metadata{}, []model.Result{r}, nil)
+	}
+	cleanup := errors.New("namespaces still present after 3m0s: tc-x-tenant-a-prod")
+	for _, tc := range []struct {
+		name      string
+		rep       *model.Report
+		regressed int
+		err       error
+		want      int
+	}{
+		{"held", mk(model.Held("")), 0, nil, ExitHeld},
+		{"held, then cleanup failed", mk(model.Held("")), 0, cleanup, ExitIncomplete},
+		{"broken, then cleanup failed: the finding wins", mk(model.Broken("open")), 0, cleanup, ExitBroken},
+		{"held but regressed since the previous run", mk(model.Held("")), 1, nil, ExitBroken},
+		{"nothing verified", mk(model.Skipped("no Flux")), 0, nil, ExitIncomplete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := exitCode(tc.rep, tc.regressed, tc.err)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.err, err, "the error is still printed")
 		})
 	}
 }

@@ -98,7 +98,8 @@ func named(verb, name string) string {
 }
 
 // before sweeps and locks. A nil release with a nil error means "another
-// run holds the lock": the caller exits 0 without running.
+// run holds the lock" (said on stderr, naming the holder): the caller exits
+// 3 without running.
 func (f *inClusterFlags) before(ctx context.Context, s Streams, c *kube.Client, ttl time.Duration) (func(), bool, error) {
 	if f.sweep > 0 {
 		dyn, err := dynamic.NewForConfig(c.Config)

@@ -59,8 +59,11 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 		}
 	}
 	release, proceed, err := f.inCluster.before(ctx, s, client, f.timeout+5*time.Minute)
-	if err != nil || !proceed {
-		return ExitHeld, err
+	switch {
+	case err != nil:
+		return ExitIncomplete, err
+	case !proceed:
+		return ExitLocked, nil // before said who holds the lock
 	}
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -83,10 +86,19 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 		tenantNS = sp.TenantNamespaces()
 	}
 	regressed, afterErr := f.inCluster.after(context.WithoutCancel(ctx), s, client, rep, tenantNS)
-	if err := errors.Join(runErr, afterErr); err != nil {
-		return ExitIncomplete, err
+	return exitCode(rep, regressed, errors.Join(runErr, afterErr))
+}
+
+// exitCode maps a finished run to the exit code: the report's, or 1 on a
+// regression; any error after the report was made (cleanup, storing the
+// report, an interrupt) makes it 2, except that a proven hole stays 1: the
+// error is printed, never in place of the finding.
+func exitCode(rep *model.Report, regressed int, err error) (int, error) {
+	code := max(model.ExitCode(rep), regressed)
+	if err != nil && code != ExitBroken {
+		code = ExitIncomplete
 	}
-	return max(model.ExitCode(rep), regressed), nil
+	return code, err
 }
 
 // discover finds the tenants of an audit by their namespace label, leaving

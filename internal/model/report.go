@@ -37,6 +37,9 @@ type Metadata struct {
 	End                time.Time `json:"end"`
 	SpecDigest         string    `json:"specDigest"`
 	Tenants            []string  `json:"tenants"`
+	// CleanupError says what the run could not remove after it judged; the
+	// verdicts stand (a Broken run still exits 1).
+	CleanupError string `json:"cleanupError,omitempty"`
 }
 
 // PhaseTiming is the wall time of one phase of the run (plan, provision,

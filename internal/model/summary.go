@@ -81,29 +81,37 @@ const (
 	// ExitBroken: at least one check found isolation broken.
 	ExitBroken = 1
 	// ExitIncomplete: the run could not be done, or not all of it: no check
-	// was broken but some could not produce an answer. The CLI also uses it
-	// when it cannot build a report at all.
+	// was broken but some could not produce an answer, or nothing at all was
+	// verified (every check skipped). The CLI also uses it when it cannot
+	// build a report at all.
 	ExitIncomplete = 2
+	// ExitLocked: another run holds the lock (--lock); this one did not run.
+	ExitLocked = 3
 )
 
 // ExitCode maps a report to the process exit code. Broken wins over Error
 // because a single proven hole is the most important thing to signal; an
 // Error without any Broken means the run could not establish that the
 // layers hold, which is "could not be done" (2), not success. A report
-// without results verified nothing and also returns 2; one whose checks were
-// all skipped returns 0, the skip reasons being in the report.
+// without results, or whose checks were all skipped, verified nothing and
+// also returns 2: "nothing to check" must never read as "all holds".
 func ExitCode(r *Report) int {
 	if r == nil || len(r.Results) == 0 {
 		return ExitIncomplete
 	}
-	code := ExitHeld
+	var held, errs bool
 	for _, s := range Summarize(r.Results) {
 		switch s.Verdict {
 		case VerdictBroken:
 			return ExitBroken
 		case VerdictError:
-			code = ExitIncomplete
+			errs = true
+		case VerdictHeld:
+			held = true
 		}
 	}
-	return code
+	if held && !errs {
+		return ExitHeld
+	}
+	return ExitIncomplete
 }

@@ -78,7 +78,8 @@ func TestExitCode(t *testing.T) {
 		{"no results", nil, ExitIncomplete},
 		{"all held", []Result{res(LayerNetwork, Held("")), res(LayerRBAC, Held(""))}, ExitHeld},
 		{"held and skipped", []Result{res(LayerNetwork, Held("")), res(LayerFlux, Skipped("x"))}, ExitHeld},
-		{"all skipped", []Result{res(LayerFlux, Skipped("x"))}, ExitHeld},
+		{"all skipped: nothing verified", []Result{res(LayerFlux, Skipped("x"))}, ExitIncomplete},
+		{"error and skipped", []Result{res(LayerNetwork, Errored("x")), res(LayerFlux, Skipped("x"))}, ExitIncomplete},
 		{"one error", []Result{res(LayerNetwork, Held("")), res(LayerRBAC, Errored("x"))}, ExitIncomplete},
 		{"broken beats error", []Result{res(LayerNetwork, Errored("x")), res(LayerRBAC, Broken(""))}, ExitBroken},
 	}

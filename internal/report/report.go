@@ -112,11 +112,12 @@ func ResultLine(r *model.Report) string {
 		}
 		return line
 	case model.ExitIncomplete:
+		if len(errored) == 0 {
+			return "RESULT: nothing verified: every check was skipped"
+		}
 		return "RESULT: incomplete: " + countLayers(errored, "could not be verified")
 	}
 	switch {
-	case len(byVerdict[model.VerdictHeld]) == 0:
-		return "RESULT: nothing verified: every check was skipped"
 	case len(skipped) > 0:
 		return "RESULT: all layers hold (" + countLayers(skipped, "skipped") + ")"
 	}

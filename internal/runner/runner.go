@@ -108,6 +108,9 @@ func Execute(ctx context.Context, c *kube.Client, opts Options) (*model.Report, 
 	if report != nil {
 		report.Timings = timings
 		report.Metadata.End = time.Now()
+		if cleanErr != nil {
+			report.Metadata.CleanupError = cleanErr.Error()
+		}
 	}
 	if ctx.Err() != nil && runErr == nil {
 		runErr = fmt.Errorf("interrupted: %w", ctx.Err())

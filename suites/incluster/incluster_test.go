@@ -72,6 +72,20 @@ func waitJob(ctx context.Context, t *testing.T, cs kubernetes.Interface, name st
 	return job
 }
 
+// exitCodeOf is the exit code of the Job's (only) pod's container.
+func exitCodeOf(ctx context.Context, t *testing.T, cs kubernetes.Interface, job string) int32 {
+	pods, err := cs.CoreV1().Pods(sysNS).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items)
+	for _, st := range pods.Items[0].Status.ContainerStatuses {
+		if st.State.Terminated != nil {
+			return st.State.Terminated.ExitCode
+		}
+	}
+	t.Fatalf("job %s: its container has not terminated", job)
+	return -1
+}
+
 func jobLog(ctx context.Context, t *testing.T, cs kubernetes.Interface, job string) string {
 	pods, err := cs.CoreV1().Pods(sysNS).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
 	require.NoError(t, err)
@@ -109,8 +123,11 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 			first, second := waitJob(ctx, t, cs, "tc-first"), waitJob(ctx, t, cs, "tc-second")
 			firstLog := jobLog(ctx, t, cs, "tc-first")
 			assert.Equal(t, int32(1), first.Status.Succeeded, "first Job: %s", firstLog)
-			assert.Equal(t, int32(1), second.Status.Succeeded, "the second Job exits cleanly")
-			assert.Contains(t, jobLog(ctx, t, cs, "tc-second"), "holds the lock", "the second Job saw the Lease and did not run")
+			assert.Equal(t, int32(1), second.Status.Failed, "the second Job exits 3: another run holds the lock")
+			secondLog := jobLog(ctx, t, cs, "tc-second")
+			assert.Contains(t, secondLog, "holds the lock", "the second Job saw the Lease and did not run")
+			assert.Contains(t, secondLog, "holds lease "+sysNS+"/tenantcheck", "and names the holder's lease")
+			assert.Equal(t, int32(3), exitCodeOf(ctx, t, cs, "tc-second"))
 
 			cm, err := cs.CoreV1().ConfigMaps(sysNS).Get(ctx, "tenantcheck-report", metav1.GetOptions{})
 			require.NoError(t, err)
