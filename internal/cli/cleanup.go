@@ -15,7 +15,8 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
 
-// cleanupCmd removes every namespace tenantcheck created (or one run's),
+// cleanupCmd removes every namespace tenantcheck created (or one run's; a
+// namespace someone else labelled as tenantcheck's is left alone),
 // and every object a run put in a namespace it does not own (an audit's
 // probe pods and Services in real tenants), all found by label, and waits
 // until the namespaces are gone.
@@ -48,7 +49,7 @@ func cleanupCmd(ctx context.Context, s Streams, args []string) error {
 	if n > 0 {
 		fmt.Fprintf(s.Err, "deleted %d object(s) a run left in namespaces it does not own\n", n)
 	}
-	left, err := provision.Cleanup(ctx, client.Clientset, sel, *timeout)
+	left, err := provision.CleanupRuns(ctx, client.Clientset, *runID, *timeout)
 	if err != nil {
 		return err
 	}

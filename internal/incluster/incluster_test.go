@@ -89,8 +89,10 @@ func TestSweepOnlyOldAndOurs(t *testing.T) {
 	ours := baseline.OwnershipLabels("old")
 	old := metav1.NewTime(time.Now().Add(-2 * time.Hour))
 	cs := fake.NewClientset(
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-old", Labels: ours, CreationTimestamp: old}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-new", Labels: ours, CreationTimestamp: metav1.Now()}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-old-tenant-a", Labels: ours, CreationTimestamp: old}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tc-old-new", Labels: ours, CreationTimestamp: metav1.Now()}},
+		// Someone put tenantcheck's labels on their own namespace: not ours.
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod-db", Labels: ours, CreationTimestamp: old}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant", CreationTimestamp: old}},
 	)
 	scheme := runtime.NewScheme()
@@ -109,7 +111,7 @@ func TestSweepOnlyOldAndOurs(t *testing.T) {
 	for _, ns := range nss.Items {
 		names = append(names, ns.Name)
 	}
-	assert.ElementsMatch(t, []string{"tc-new", "tenant"}, names)
+	assert.ElementsMatch(t, []string{"tc-old-new", "prod-db", "tenant"}, names)
 	left, err := dyn.Resource(pods).Namespace("tenant").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	var podNames []string

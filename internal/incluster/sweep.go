@@ -33,7 +33,7 @@ func Sweep(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, 
 		return 0, fmt.Errorf("sweep: list namespaces: %w", err)
 	}
 	for _, ns := range nss.Items {
-		if old(&ns) {
+		if old(&ns) && provision.RunOwned(&ns) {
 			n++
 			errs = append(errs, cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}))
 		}

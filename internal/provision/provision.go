@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 )
 
@@ -118,9 +119,29 @@ func Selector(runID string) string {
 	return s
 }
 
+// RunOwned says whether a namespace that carries tenantcheck's labels is
+// really one a run created: its name is tc-<run>-..., for the run its
+// tenantcheck.io/run label names. Anyone may put the managed-by label on a
+// namespace; cleanup and the sweep leave such a namespace alone.
+func RunOwned(ns *corev1.Namespace) bool {
+	run := ns.Labels[baseline.LabelRun]
+	return ns.Labels[baseline.LabelManagedBy] == baseline.ManagedByTenantcheck && run != "" &&
+		strings.HasPrefix(ns.Name, spec.RunPrefix+run+"-")
+}
+
+// CleanupRuns is Cleanup of the namespaces runs created (RunOwned), of one
+// run or (runID "") of all.
+func CleanupRuns(ctx context.Context, cs kubernetes.Interface, runID string, timeout time.Duration) ([]string, error) {
+	return cleanup(ctx, cs, Selector(runID), RunOwned, timeout)
+}
+
 // Cleanup deletes the namespaces that match selector and waits until they
 // are gone. It returns the names still present when timeout ran out.
 func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, timeout time.Duration) ([]string, error) {
+	return cleanup(ctx, cs, selector, func(*corev1.Namespace) bool { return true }, timeout)
+}
+
+func cleanup(ctx context.Context, cs kubernetes.Interface, selector string, keep func(*corev1.Namespace) bool, timeout time.Duration) ([]string, error) {
 	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("list namespaces %s: %w", selector, err)
@@ -128,7 +149,7 @@ func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, time
 	var errs []error
 	zero := int64(0)
 	for _, ns := range list.Items {
-		if ns.DeletionTimestamp != nil {
+		if ns.DeletionTimestamp != nil || !keep(&ns) {
 			continue
 		}
 		// Pods first with no grace period: the namespace then goes in seconds.
@@ -146,7 +167,9 @@ func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, time
 		}
 		left = left[:0]
 		for _, ns := range l.Items {
-			left = append(left, ns.Name)
+			if keep(&ns) {
+				left = append(left, ns.Name)
+			}
 		}
 		return len(left) == 0, nil
 	})

@@ -301,3 +301,23 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestRunOwned(t *testing.T) {
+	ours := baseline.OwnershipLabels("ab12c")
+	assert.True(t, RunOwned(namespace("tc-ab12c-tenant-a-prod", ours)))
+	assert.False(t, RunOwned(namespace("prod-db", ours)), "anyone may label a namespace as tenantcheck's")
+	assert.False(t, RunOwned(namespace("tc-zz99z-tenant-a-prod", ours)), "named for another run")
+	assert.False(t, RunOwned(namespace("tc-ab12c-x", map[string]string{baseline.LabelRun: "ab12c"})), "not managed by tenantcheck")
+}
+
+func TestCleanupRunsLeavesOthersAlone(t *testing.T) {
+	ours := baseline.OwnershipLabels("ab12c")
+	cs := fake.NewClientset(namespace("tc-ab12c-outsider", ours), namespace("prod-db", ours))
+	left, err := CleanupRuns(context.Background(), cs, "", time.Second)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	_, err = cs.CoreV1().Namespaces().Get(context.Background(), "prod-db", metav1.GetOptions{})
+	assert.NoError(t, err, "a namespace someone else labelled is left alone")
+	_, err = cs.CoreV1().Namespaces().Get(context.Background(), "tc-ab12c-outsider", metav1.GetOptions{})
+	assert.Error(t, err)
+}

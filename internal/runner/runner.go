@@ -243,7 +243,7 @@ func cleanup(c *kube.Client, run *Run) error {
 	defer cancel()
 	run.say("cleaning up run %s", run.ID)
 	objErr := provision.CleanupObjects(ctx, c, run.Roster.Foreign(), provision.Selector(run.ID), createdKinds(run.layers), timeout)
-	left, err := provision.Cleanup(ctx, c.Clientset, provision.Selector(run.ID), timeout)
+	left, err := provision.CleanupRuns(ctx, c.Clientset, run.ID, timeout)
 	err = errors.Join(objErr, err)
 	if len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup`)", timeout, strings.Join(left, ", ")))
