@@ -54,32 +54,10 @@ func (s *Spec) validateTenants(add addFunc) map[string]string {
 		if len(t.Namespaces) == 0 {
 			add(path+".namespaces", "tenant %q has no namespaces", t.Name)
 		}
-		for k, u := range t.Users {
-			up := fmt.Sprintf("%s.users[%d]", path, k)
-			switch {
-			case strings.TrimSpace(u) == "":
-				add(up, "empty user name")
-			case strings.HasPrefix(u, "system:"):
-				add(up, "%q: system: users are Kubernetes' own, not a tenant's (a tenant's service accounts are found from its namespaces)", u)
-			case subjects["User/"+u] != "":
-				add(up, "user %q already belongs to tenant %q", u, subjects["User/"+u])
-			default:
-				subjects["User/"+u] = t.Name
-			}
-		}
-		for k, g := range t.Groups {
-			gp := fmt.Sprintf("%s.groups[%d]", path, k)
-			switch {
-			case strings.TrimSpace(g) == "":
-				add(gp, "empty group name")
-			case strings.HasPrefix(g, "system:"):
-				add(gp, "%q: system: groups are Kubernetes' own (system:authenticated is everyone), not a tenant's", g)
-			case subjects["Group/"+g] != "":
-				add(gp, "group %q already belongs to tenant %q", g, subjects["Group/"+g])
-			default:
-				subjects["Group/"+g] = t.Name
-			}
-		}
+		checkPeople(add, path+".users", "user", t.Users, t.Name, subjects,
+			"users are Kubernetes' own, not a tenant's (a tenant's service accounts are found from its namespaces)")
+		checkPeople(add, path+".groups", "group", t.Groups, t.Name, subjects,
+			"groups are Kubernetes' own (system:authenticated is everyone), not a tenant's")
 		if ps := t.PodSecurity; ps != nil {
 			switch ps.Level {
 			case "", "restricted", "baseline", "privileged":
@@ -147,6 +125,25 @@ func (s *Spec) validateDNS(add addFunc) {
 		checkLabelKey(add, path, k)
 		if msgs := content.IsLabelValue(s.DNS.PodLabels[k]); len(msgs) > 0 {
 			add(path, "%q is not a valid label value: %s", s.DNS.PodLabels[k], strings.Join(msgs, "; "))
+		}
+	}
+}
+
+// checkPeople checks a tenant's users or groups: named, not Kubernetes'
+// own (system:), and each in one tenant only (owners, by "kind/name").
+func checkPeople(add addFunc, path, kind string, names []string, tenant string, owners map[string]string, systemWhy string) {
+	for k, n := range names {
+		p := fmt.Sprintf("%s[%d]", path, k)
+		key := kind + "/" + n
+		switch {
+		case strings.TrimSpace(n) == "":
+			add(p, "empty %s name", kind)
+		case strings.HasPrefix(n, "system:"):
+			add(p, "%q: system: %s", n, systemWhy)
+		case owners[key] != "":
+			add(p, "%s %q already belongs to tenant %q", kind, n, owners[key])
+		default:
+			owners[key] = tenant
 		}
 	}
 }
