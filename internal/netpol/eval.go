@@ -88,22 +88,10 @@ func Evaluate(policies []networkingv1.NetworkPolicy, c Connection) Verdict {
 	}
 	var v Verdict
 	if c.From.Pod != nil {
-		v.Egress = decide(policies, c.From.Pod, networkingv1.PolicyTypeEgress, func(p *networkingv1.NetworkPolicy) []rule {
-			var out []rule
-			for _, r := range p.Spec.Egress {
-				out = append(out, rule{peers: r.To, ports: r.Ports})
-			}
-			return out
-		}, c.To, c.To.Pod, c.Port, proto)
+		v.Egress = decide(policies, c.From.Pod, networkingv1.PolicyTypeEgress, c.To, c.To.Pod, c.Port, proto)
 	}
 	if c.To.Pod != nil {
-		v.Ingress = decide(policies, c.To.Pod, networkingv1.PolicyTypeIngress, func(p *networkingv1.NetworkPolicy) []rule {
-			var out []rule
-			for _, r := range p.Spec.Ingress {
-				out = append(out, rule{peers: r.From, ports: r.Ports})
-			}
-			return out
-		}, c.From, c.To.Pod, c.Port, proto)
+		v.Ingress = decide(policies, c.To.Pod, networkingv1.PolicyTypeIngress, c.From, c.To.Pod, c.Port, proto)
 	}
 	return v
 }
@@ -113,11 +101,26 @@ type rule struct {
 	ports []networkingv1.NetworkPolicyPort
 }
 
+// rulesOf are a policy's rules for one direction, as peers and ports.
+func rulesOf(p *networkingv1.NetworkPolicy, dir networkingv1.PolicyType) []rule {
+	var out []rule
+	if dir == networkingv1.PolicyTypeEgress {
+		for _, r := range p.Spec.Egress {
+			out = append(out, rule{peers: r.To, ports: r.Ports})
+		}
+		return out
+	}
+	for _, r := range p.Spec.Ingress {
+		out = append(out, rule{peers: r.From, ports: r.Ports})
+	}
+	return out
+}
+
 // decide is one side: subject is the pod the policies must select, other
 // the far end the rules' peers must match, dest the pod whose named ports
 // the rules' ports resolve against.
 func decide(policies []networkingv1.NetworkPolicy, subject *Pod, dir networkingv1.PolicyType,
-	rules func(*networkingv1.NetworkPolicy) []rule, other Peer, dest *Pod, port int32, proto corev1.Protocol) Direction {
+	other Peer, dest *Pod, port int32, proto corev1.Protocol) Direction {
 	var d Direction
 	for i := range policies {
 		p := &policies[i]
@@ -125,7 +128,7 @@ func decide(policies []networkingv1.NetworkPolicy, subject *Pod, dir networkingv
 			continue
 		}
 		d.Isolated = true
-		for _, r := range rules(p) {
+		for _, r := range rulesOf(p, dir) {
 			if peersMatch(r.peers, p.Namespace, other) && portsMatch(r.ports, dest, port, proto) {
 				d.AllowedBy = append(d.AllowedBy, p.Namespace+"/"+p.Name)
 				break
