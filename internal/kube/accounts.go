@@ -32,6 +32,17 @@ type Accounts struct {
 	Untried []string
 }
 
+// AccountsIn is the entry of all for namespace ns, or default alone when
+// all does not name it.
+func AccountsIn(all []Accounts, ns string) Accounts {
+	for _, a := range all {
+		if a.Namespace == ns {
+			return a
+		}
+	}
+	return Accounts{Namespace: ns, Names: []string{"default"}}
+}
+
 // TenantAccounts lists, for each namespace, the service accounts a tenant
 // really acts as: default, and every existing account that a binding
 // anywhere in the cluster grants something. An account no binding names can

@@ -47,7 +47,7 @@ func actors(ctx context.Context, c *kube.Client, in Input) map[string][]actor {
 		var list []actor
 		var excluded []string
 		if in.AsServiceAccount != nil && in.AccountsErr == nil {
-			for _, sa := range accountsOf(in.Accounts, ns) {
+			for _, sa := range kube.AccountsIn(in.Accounts, ns).Names {
 				a := actor{ns: ns, name: ns + "/" + sa, user: kube.User(ns, sa)}
 				cs, err := in.AsServiceAccount(ctx, ns, sa)
 				if err != nil {
@@ -76,15 +76,6 @@ func actors(ctx context.Context, c *kube.Client, in Input) map[string][]actor {
 		out[ns] = list
 	}
 	return out
-}
-
-func accountsOf(all []kube.Accounts, ns string) []string {
-	for _, a := range all {
-		if a.Namespace == ns {
-			return a.Names
-		}
-	}
-	return []string{"default"}
 }
 
 // control submits the compliant pod as a.

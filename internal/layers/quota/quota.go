@@ -135,7 +135,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 				ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}})
 			continue
 		}
-		for _, e := range tryEdits(ctx, in, accountsFor(in.Accounts, ns), quotas.Items, ranges.Items) {
+		for _, e := range tryEdits(ctx, in, kube.AccountsIn(in.Accounts, ns), quotas.Items, ranges.Items) {
 			edits.add(e)
 		}
 	}
@@ -144,15 +144,6 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 		cpu.result(overCPU), mem.result(overMemory), count.resultOrSkip(podCount, "an audit does not change a real tenant's quota, even briefly"),
 		def.result(defaults), edits.result(tenantEdits),
 	}
-}
-
-func accountsFor(all []kube.Accounts, ns string) kube.Accounts {
-	for _, a := range all {
-		if a.Namespace == ns {
-			return a
-		}
-	}
-	return kube.Accounts{Namespace: ns, Names: []string{"default"}}
 }
 
 // quotaFinding says what the namespace's quotas fail to cap ("" when all is capped).

@@ -69,7 +69,7 @@ func (id Identity) String() string {
 func (id Identity) User() string {
 	switch {
 	case id.Person == nil:
-		return "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount
+		return kube.User(id.Namespace, id.ServiceAccount)
 	case id.Person.Kind == rbacv1.UserKind:
 		return id.Person.Name
 	}
