@@ -72,6 +72,8 @@ type Params struct {
 	DNSPodLabels map[string]string
 	// SharedNamespaces may reach the tenant's pods (the ingress exception).
 	SharedNamespaces []string
+	// SharedServices are the shared namespaces the tenant's pods may reach.
+	SharedServices []string
 	// Labels are added to every object (ownership labels, run id).
 	Labels map[string]string
 	// PSAVersion, when set ("v1.37"), pins pod-security.kubernetes.io/
@@ -142,6 +144,7 @@ func ForSpec(s *spec.Spec, labels map[string]string, psaVersion string) (*Plan, 
 				DNSNamespace:     s.DNS.Namespace,
 				DNSPodLabels:     s.DNS.PodLabels,
 				SharedNamespaces: s.SharedFor(t.Name),
+				SharedServices:   s.SharedServicesOf(t.Name),
 				Labels:           labels,
 			})
 			if err != nil {
@@ -183,7 +186,7 @@ func (p Params) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: %s", n[0], n[1], strings.Join(msgs, "; ")))
 		}
 	}
-	for _, ns := range p.SharedNamespaces {
+	for _, ns := range append(slices.Clone(p.SharedNamespaces), p.SharedServices...) {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("shared namespace %q: %s", ns, strings.Join(msgs, "; ")))
 		}

@@ -168,6 +168,32 @@ func TestSharedNamespaces(t *testing.T) {
 	}
 }
 
+// A tenant the spec lets call shared services gets one egress policy to
+// those namespaces, and nothing else changes.
+func TestSharedServices(t *testing.T) {
+	p := guideParams()
+	plain, err := ForTenant(p)
+	require.NoError(t, err)
+	p.SharedServices = []string{"vault", "registry-proxy"}
+	objs, err := ForTenant(p)
+	require.NoError(t, err)
+	require.Len(t, objs.NetworkPolicies, len(plain.NetworkPolicies)+1)
+	np := objs.NetworkPolicies[len(objs.NetworkPolicies)-1]
+	assert.Equal(t, PolicyAllowToShared, np.Name)
+	assert.Empty(t, np.Spec.PodSelector.MatchLabels, "every pod of the tenant")
+	assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, np.Spec.PolicyTypes)
+	require.Len(t, np.Spec.Egress, 1)
+	var got []string
+	for _, peer := range np.Spec.Egress[0].To {
+		got = append(got, peer.NamespaceSelector.MatchLabels[corev1.LabelMetadataName])
+	}
+	assert.Equal(t, []string{"vault", "registry-proxy"}, got)
+
+	p.SharedServices = []string{"Not_A_Name"}
+	_, err = ForTenant(p)
+	assert.ErrorContains(t, err, `shared namespace "Not_A_Name"`)
+}
+
 func TestForTenantInvalid(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -14,6 +14,9 @@ const (
 	PolicyDefaultDeny           = "default-deny"
 	PolicyAllowSameNamespaceDNS = "allow-same-namespace-and-dns"
 	PolicyAllowFromShared       = "allow-from-shared-ingress"
+	// PolicyAllowToShared is tenantcheck's, not the guide's: the egress
+	// a spec declares with a shared namespace's allowedFrom.
+	PolicyAllowToShared = "allow-to-shared-services"
 )
 
 // LabelPartOf selects the tenant's pods that shared namespaces may reach;
@@ -27,6 +30,9 @@ const DNSPort = 53
 func networkPolicies(p Params) []*networkingv1.NetworkPolicy {
 	out := []*networkingv1.NetworkPolicy{defaultDeny(p), allowSameNamespaceAndDNS(p)}
 	if np := allowFromShared(p); np != nil {
+		out = append(out, np)
+	}
+	if np := allowToShared(p); np != nil {
 		out = append(out, np)
 	}
 	return out
@@ -84,6 +90,22 @@ func allowFromShared(p Params) *networkingv1.NetworkPolicy {
 		from = append(from, networkingv1.NetworkPolicyPeer{NamespaceSelector: namespaceNamed(ns)})
 	}
 	np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
+	return np
+}
+
+// allowToShared lets the tenant's pods reach the shared namespaces the spec
+// says it calls (allowedFrom), every pod and port of them. Nil when none.
+func allowToShared(p Params) *networkingv1.NetworkPolicy {
+	if len(p.SharedServices) == 0 {
+		return nil
+	}
+	np := policy(p, PolicyAllowToShared)
+	np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	var to []networkingv1.NetworkPolicyPeer
+	for _, ns := range p.SharedServices {
+		to = append(to, networkingv1.NetworkPolicyPeer{NamespaceSelector: namespaceNamed(ns)})
+	}
+	np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: to}}
 	return np
 }
 

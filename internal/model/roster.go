@@ -27,6 +27,8 @@ type Member struct {
 	Role   Role   `json:"role"`
 	// AllowedTo lists the tenants a shared namespace may reach.
 	AllowedTo []string `json:"allowedTo,omitempty"`
+	// AllowedFrom lists the tenants that may reach a shared namespace.
+	AllowedFrom []string `json:"allowedFrom,omitempty"`
 	// PodSecurity is what a tenant namespace's pods are held to (from the
 	// spec; the zero value means the guide's: restricted, by PodSecurity).
 	PodSecurity PodSecurityExpectation `json:"podSecurity,omitempty"`

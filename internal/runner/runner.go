@@ -191,7 +191,7 @@ func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
 	}
 	for i, sh := range run.Shared {
 		r.Members = append(r.Members, model.Member{Display: orig.Shared[i].Namespace, Namespace: sh.Namespace,
-			Role: model.RoleShared, AllowedTo: sh.AllowedTo, Owned: provisioned})
+			Role: model.RoleShared, AllowedTo: sh.AllowedTo, AllowedFrom: sh.AllowedFrom, Owned: provisioned})
 	}
 	r.Members = append(r.Members,
 		model.Member{Display: "outsider", Namespace: spec.RunNamespace(id, "outsider"), Role: model.RoleOutsider, Owned: true},

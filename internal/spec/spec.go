@@ -95,10 +95,14 @@ func (t Tenant) PodSecurityOf() PodSecurity {
 	return out
 }
 
-// Shared is a shared namespace and the tenants whose pods it may reach.
+// Shared is a shared namespace, the tenants whose pods it may reach
+// (AllowedTo: an ingress controller) and the tenants whose pods may reach it
+// (AllowedFrom: a registry proxy, Vault). Every other path between a tenant
+// and a shared namespace must be blocked.
 type Shared struct {
-	Namespace string   `json:"namespace" yaml:"namespace"`
-	AllowedTo []string `json:"allowedTo,omitempty" yaml:"allowedTo,omitempty"`
+	Namespace   string   `json:"namespace" yaml:"namespace"`
+	AllowedTo   []string `json:"allowedTo,omitempty" yaml:"allowedTo,omitempty"`
+	AllowedFrom []string `json:"allowedFrom,omitempty" yaml:"allowedFrom,omitempty"`
 }
 
 // DNS locates the cluster DNS pods and service.
@@ -224,6 +228,7 @@ func (s *Spec) DeepCopy() *Spec {
 	out.Shared = slices.Clone(s.Shared)
 	for i := range out.Shared {
 		out.Shared[i].AllowedTo = slices.Clone(out.Shared[i].AllowedTo)
+		out.Shared[i].AllowedFrom = slices.Clone(out.Shared[i].AllowedFrom)
 	}
 	out.DNS.PodLabels = maps.Clone(s.DNS.PodLabels)
 	return &out

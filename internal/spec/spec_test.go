@@ -111,6 +111,17 @@ func TestAccessors(t *testing.T) {
 	assert.False(t, ok)
 }
 
+func TestSharedServices(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "valid-shared-services.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"vault", "registry-proxy"}, s.SharedServicesOf("tenant-a"))
+	assert.Equal(t, []string{"registry-proxy"}, s.SharedServicesOf("tenant-b"))
+	assert.Equal(t, []string{"ingress-shared"}, s.SharedFor("tenant-b"))
+	run, err := s.WithRunSuffix("x7k2p")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tenant-a"}, run.Shared[1].AllowedFrom, "the run keeps who may call what")
+}
+
 func TestWithRunSuffix(t *testing.T) {
 	orig := Default()
 	run, err := orig.WithRunSuffix("x7k2p")

@@ -51,6 +51,18 @@ func (s *Spec) SharedFor(tenant string) []string {
 	return out
 }
 
+// SharedServicesOf returns the shared namespaces tenant's pods may reach,
+// in spec order.
+func (s *Spec) SharedServicesOf(tenant string) []string {
+	var out []string
+	for _, sh := range s.Shared {
+		if slices.Contains(sh.AllowedFrom, tenant) {
+			out = append(out, sh.Namespace)
+		}
+	}
+	return out
+}
+
 // RunPrefix is the prefix of every namespace provision mode creates.
 const RunPrefix = "tc-"
 

@@ -103,9 +103,14 @@ func (s *Spec) validateShared(add addFunc, owners map[string]string) {
 			add(path+".namespace", "%q is listed twice", sh.Namespace)
 		}
 		seen[sh.Namespace] = true
-		for k, name := range sh.AllowedTo {
-			if !slices.ContainsFunc(s.Tenants, func(t Tenant) bool { return t.Name == name }) {
-				add(fmt.Sprintf("%s.allowedTo[%d]", path, k), "%q is not a tenant name", name)
+		for _, f := range []struct {
+			field string
+			names []string
+		}{{"allowedTo", sh.AllowedTo}, {"allowedFrom", sh.AllowedFrom}} {
+			for k, name := range f.names {
+				if !slices.ContainsFunc(s.Tenants, func(t Tenant) bool { return t.Name == name }) {
+					add(fmt.Sprintf("%s.%s[%d]", path, f.field, k), "%q is not a tenant name", name)
+				}
 			}
 		}
 	}

@@ -53,9 +53,10 @@ var Checks = []Check{
 				(from.Role == RoleShared && !slices.Contains(from.AllowedTo, to.Tenant)))
 		})),
 	check("tenant-egress-denied", "tenant egress to other namespaces denied",
-		"default-deny egress: a tenant reaches neither shared nor other namespaces unless a policy allows it",
+		"default-deny egress: a tenant reaches neither other namespaces nor shared ones, except the shared namespaces the spec says it calls (allowedFrom)",
 		model.ReachBlocked, pairs(bothProtocols, func(from, to Peer) bool {
-			return from.Role == RoleTenant && (to.Role == RoleShared || to.Role == RoleOutsider)
+			return from.Role == RoleTenant && (to.Role == RoleOutsider ||
+				(to.Role == RoleShared && !slices.Contains(to.AllowedFrom, from.Tenant)))
 		})),
 	check("dns-kube-dns-allowed", "DNS to kube-dns allowed",
 		"tenants resolve names through cluster DNS (UDP and TCP 53)",

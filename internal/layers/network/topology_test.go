@@ -115,6 +115,22 @@ func TestCheckPaths(t *testing.T) {
 	}
 }
 
+// A shared namespace a tenant is declared to call (allowedFrom) is no
+// must-block path of that tenant; it stays one for the other tenant.
+func TestDeclaredSharedServiceIsNotMustBlock(t *testing.T) {
+	top := testTopology()
+	vault := peerAt("vault", RoleShared, "", 6)
+	vault.AllowedFrom = []string{"tenant-a"}
+	top.Peers = append(top.Peers, vault)
+	got := map[string]bool{}
+	for _, p := range checkByID(t, "network/tenant-egress-denied").Paths(top) {
+		got[p.From.Display+">"+p.To] = true
+	}
+	assert.False(t, got["tenant-a>vault"], "declared: tenant-a calls vault")
+	assert.True(t, got["tenant-b>vault"], "undeclared: tenant-b must not reach vault")
+	assert.True(t, got["tenant-a>ingress"])
+}
+
 func TestServerPathAddressing(t *testing.T) {
 	top := testTopology()
 	a, b := top.Peers[0], top.Peers[1]
