@@ -59,7 +59,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := ServeConfig{}
-	fs.IntVar(&cfg.Port, "port", ServePort, "TCP and UDP port")
+	fs.IntVar(&cfg.Port, "port", ServePort, "TCP and UDP port (0: none)")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 0, "serve a stand-in DNS resolver on this port (0: off)")
 	fs.StringVar(&cfg.Nonce, "nonce", "", "the run's nonce, written in the TCP greeting")
 	fs.Func("listen", "also answer on PORT/tcp or PORT/udp (repeatable)", func(s string) error {

@@ -254,19 +254,22 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// A mimic listens on its workload's real ports, each on its own protocol.
+// A mimic listens on its workload's real ports, each on its own protocol,
+// and (Port 0) on nothing else.
 func TestServeListensOnExtraPorts(t *testing.T) {
 	tcpPort, udpPort := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, ServeConfig{Port: freePort(t), Listen: []Listen{{Port: tcpPort, Protocol: TCP}, {Port: udpPort, Protocol: UDP}}})
+		done <- Serve(ctx, ServeConfig{Listen: []Listen{{Port: tcpPort, Protocol: TCP}, {Port: udpPort, Protocol: UDP}}})
 	}()
 	require.Eventually(t, func() bool {
 		return Probe(context.Background(), Target{Host: loopback, Port: tcpPort, Protocol: TCP}, 200*time.Millisecond).Outcome == Connected
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, Connected, Probe(context.Background(), Target{Host: loopback, Port: udpPort, Protocol: UDP}, time.Second).Outcome)
+	assert.Equal(t, Refused, Probe(context.Background(), Target{Host: loopback, Port: udpPort, Protocol: TCP}, time.Second).Outcome,
+		"a UDP port of the workload is not answered over TCP")
 	cancel()
 	assert.NoError(t, <-done)
 }

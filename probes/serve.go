@@ -14,7 +14,7 @@ import (
 
 // ServeConfig says what the agent serves in its pod.
 type ServeConfig struct {
-	Port    int // TCP and UDP
+	Port    int // TCP and UDP; 0: none (a mimic serves only its workload's ports)
 	DNSPort int // 0: no stand-in resolver
 	// Nonce goes into the TCP greeting (see Greeting).
 	Nonce string
@@ -73,8 +73,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		go func() { errc <- packetLoop(pc, udp) }()
 		return nil
 	}
-	if err := errors.Join(add("tcp", cfg.Port, greeter(cfg.Nonce), nil), add("udp", cfg.Port, nil, echo)); err != nil {
-		return err
+	if cfg.Port > 0 {
+		if err := errors.Join(add("tcp", cfg.Port, greeter(cfg.Nonce), nil), add("udp", cfg.Port, nil, echo)); err != nil {
+			return err
+		}
 	}
 	for _, l := range cfg.Listen {
 		var err error

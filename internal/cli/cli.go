@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layers"
+	"github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
@@ -115,6 +116,7 @@ type runFlags struct {
 	image      string
 	pull       string
 	probeTO    time.Duration
+	maxShapes  int
 	domain     string
 	// audit only
 	discoverLabel string
@@ -142,6 +144,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec naming the existing tenant and shared namespaces (default: discover by --discover-label)")
 		fs.StringVar(&f.discoverLabel, "discover-label", spec.DefaultTenantLabel, "namespace label whose value names the tenant, when no --spec is given")
 		fs.BoolVar(&f.noPods, "no-pods", false, "place no probe pods: run only the API layers")
+		fs.IntVar(&f.maxShapes, "max-shapes", network.DefaultMaxShapes, fmt.Sprintf("workload shapes per tenant namespace judged and mimicked, largest first (1-%d); the report names the rest", network.MaxShapesCeiling))
 	} else {
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
 	}
@@ -164,6 +167,9 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s takes no arguments, got %q", name, strings.Join(fs.Args(), " "))
+	}
+	if mode == model.ModeAudit && (f.maxShapes < 1 || f.maxShapes > network.MaxShapesCeiling) {
+		return nil, fmt.Errorf("--max-shapes %d: want 1 to %d (exec is granted on that many mimic pods)", f.maxShapes, network.MaxShapesCeiling)
 	}
 	switch corev1.PullPolicy(f.pull) {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:

@@ -70,7 +70,7 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	defer cancel()
 	opts := runner.Options{
 		Spec: sp, Mode: mode, Layers: selected, Keep: f.keep, Version: Version, Progress: s.Err,
-		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2},
+		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes},
 		ExtraNeeds: f.inCluster.needs(),
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)

@@ -79,6 +79,9 @@ type ProbeSettings struct {
 	ReadyTimeout  time.Duration // probe pods Ready (default 120s)
 	// EnforceBudget bounds the canary's wait for a fresh policy to act.
 	EnforceBudget time.Duration
+	// MaxShapes bounds the workload shapes per tenant namespace that are
+	// judged and mimicked, largest first (default 8, at most 16).
+	MaxShapes int
 }
 
 // WithDefaults fills in the zero values.
@@ -98,6 +101,10 @@ func (p ProbeSettings) WithDefaults() ProbeSettings {
 	if p.ReadyTimeout <= 0 {
 		p.ReadyTimeout = 120 * time.Second
 	}
+	if p.MaxShapes <= 0 {
+		p.MaxShapes = 8
+	}
+	p.MaxShapes = min(p.MaxShapes, 16)
 	if p.PullPolicy == "" {
 		p.PullPolicy = "IfNotPresent"
 	}

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -196,11 +197,33 @@ func EnsureNamespacesExist(ctx context.Context, cs kubernetes.Interface, names [
 	return nil
 }
 
+// markedPods are the pods of ns whose annotations (not labels) match
+// selector: the network layer's mimics, which carry the run's marks where
+// no NetworkPolicy can select on them.
+func markedPods(ctx context.Context, cs kubernetes.Interface, ns, selector string) ([]string, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("cleanup: selector %q: %w", selector, err)
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %w", ns, err)
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if len(p.Annotations) > 0 && sel.Matches(labels.Set(p.Annotations)) {
+			out = append(out, p.Name)
+		}
+	}
+	return out, nil
+}
+
 // CleanupObjects removes what a run put into namespaces it does not own (an
 // audit's tenant namespaces): every object of the layers' declared kinds
 // that carries the run's labels, found by selector. Kinds the cluster does
-// not serve (Flux's, without Flux) are passed over. It waits until the
-// run's pods there are gone.
+// not serve (Flux's, without Flux) are passed over; so are the pods that
+// carry the run's labels as annotations (mimics). It waits until the run's
+// pods there are gone.
 func CleanupObjects(ctx context.Context, c *kube.Client, namespaces []string, selector string, kinds []schema.GroupVersionResource, timeout time.Duration) error {
 	if len(namespaces) == 0 {
 		return nil
@@ -227,10 +250,26 @@ func CleanupObjects(ctx context.Context, c *kube.Client, namespaces []string, se
 			}
 		}
 	}
+	for _, ns := range namespaces {
+		pods, err := markedPods(ctx, c.Clientset, ns, selector)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, name := range pods {
+			err := c.Clientset.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", ns, name, err))
+			}
+		}
+	}
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, ns := range namespaces {
 			pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, sel)
 			if err != nil || len(pods.Items) > 0 {
+				return false, nil
+			}
+			marked, err := markedPods(ctx, c.Clientset, ns, selector)
+			if err != nil || len(marked) > 0 {
 				return false, nil
 			}
 		}

@@ -321,3 +321,25 @@ func TestCleanupRunsLeavesOthersAlone(t *testing.T) {
 	_, err = cs.CoreV1().Namespaces().Get(context.Background(), "tc-ab12c-outsider", metav1.GetOptions{})
 	assert.Error(t, err)
 }
+
+// Mimics carry the run's marks as annotations; markedPods finds them, and
+// neither a labelled pod nor another run's mimic.
+func TestMarkedPods(t *testing.T) {
+	pod := func(name string, labels, annotations map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "t", Labels: labels, Annotations: annotations}}
+	}
+	run := map[string]string{baseline.LabelManagedBy: baseline.ManagedByTenantcheck, baseline.LabelRun: "r1"}
+	other := map[string]string{baseline.LabelManagedBy: baseline.ManagedByTenantcheck, baseline.LabelRun: "r2"}
+	cs := fake.NewClientset(
+		pod("tc-mimic-0", map[string]string{"app": "api"}, run),
+		pod("tc-mimic-1", nil, other),
+		pod("tc-probe-client", run, nil),
+		pod("api-0", map[string]string{"app": "api"}, map[string]string{"x": "y"}),
+	)
+	got, err := markedPods(context.Background(), cs, "t", Selector("r1"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tc-mimic-0"}, got)
+	got, err = markedPods(context.Background(), cs, "t", Selector(""))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"tc-mimic-0", "tc-mimic-1"}, got)
+}

@@ -13,6 +13,13 @@ import (
 type Check struct {
 	model.Check
 	Paths func(t *Topology) []Path
+	// Group, when set, puts an Allowed check's paths in groups of which one
+	// reaching is enough (a shared namespace reaches the tenant's workloads
+	// on some port); "" keeps a path on its own.
+	Group func(t *Topology, p Path) string
+	// NoPaths says why a topology gives the check no path (default: the
+	// spec has none of its kind).
+	NoPaths string
 }
 
 var (
@@ -41,11 +48,8 @@ var Checks = []Check{
 	check("cross-tenant-udp", "cross-tenant UDP denied",
 		"no pod of one tenant reaches a pod of another tenant over UDP, in either direction",
 		model.ReachBlocked, pairs(onlyUDP, crossTenant)),
-	check("shared-ingress-allowed", "shared namespace to tenant allowed",
-		"a declared shared namespace (e.g. ingress) reaches the tenants it serves",
-		model.ReachAllowed, pairs(bothProtocols, func(from, to Peer) bool {
-			return from.Role == RoleShared && to.Role == RoleTenant && slices.Contains(from.AllowedTo, to.Tenant)
-		})),
+	sharedIngress,
+	workloadsIsolated,
 	check("other-namespace-ingress-denied", "other namespaces to tenant denied",
 		"a namespace that is neither the tenant's nor a shared namespace allowed to it does not reach the tenant",
 		model.ReachBlocked, pairs(bothProtocols, func(from, to Peer) bool {
@@ -70,6 +74,35 @@ var Checks = []Check{
 			return "stand-in resolver", t.StandIn.String(), t.StandIn.IP
 		})),
 }
+
+var workloadsIsolated = func() Check {
+	c := check("workloads-isolated", "tenant workloads unreachable from outside the tenant (live)",
+		"each workload shape of a tenant, mimicked by a never-Ready probe pod with its labels and real ports, is unreachable by pod IP on each of those ports "+
+			"from every workload shape of the other tenants, a new pod without labels there, a namespace of no tenant, and the shared namespaces not allowed to the tenant",
+		model.ReachBlocked, workloadPaths)
+	c.NoPaths = "no tenant namespace runs a workload that serves a port (a provisioned run's tenants hold only tenantcheck's probes)"
+	return c
+}()
+
+// sharedIngress: a shared namespace reaches each tenant it serves. Where the
+// tenant runs workloads (audit), reaching the probe server or any real port
+// of any of them is enough: a tenant may admit the ingress only to its web
+// pods, not to tenantcheck's.
+var sharedIngress = func() Check {
+	servers := pairs(bothProtocols, func(from, to Peer) bool {
+		return from.Role == RoleShared && to.Role == RoleTenant && slices.Contains(from.AllowedTo, to.Tenant)
+	})
+	c := check("shared-ingress-allowed", "shared namespace to tenant allowed",
+		"a declared shared namespace (e.g. ingress) reaches the tenants it serves: every probe path, or, where the tenant runs workloads, at least one path to them or to the probe server",
+		model.ReachAllowed, func(t *Topology) []Path { return append(servers(t), sharedWorkloadPaths(t)...) })
+	c.Group = func(t *Topology, p Path) string {
+		if !t.hasMimics(p.ToNamespace) {
+			return ""
+		}
+		return p.From.Namespace + ">" + p.ToNamespace
+	}
+	return c
+}()
 
 func crossTenant(from, to Peer) bool {
 	return from.Role == RoleTenant && to.Role == RoleTenant && from.Tenant != to.Tenant
@@ -98,7 +131,7 @@ func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topo
 }
 
 func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) Path {
-	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(), ToNode: to.Server.Node,
+	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(), ToNode: to.Server.Node, ToNamespace: to.Namespace,
 		Port: probes.ServePort, Protocol: proto, Via: via}
 	switch via {
 	case model.ViaPodIP:
@@ -202,6 +235,12 @@ func controlPaths(t *Topology, paths []Path) []Path {
 		}
 	}
 	for _, p := range paths {
+		if len(p.controls) > 0 {
+			for _, c := range p.controls {
+				add(c)
+			}
+			continue
+		}
 		if p.SourceControl != "" {
 			proto := p.Protocol
 			if p.Mode == probes.DNS {

@@ -141,13 +141,7 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, ti
 	if err != nil {
 		return Pod{}, fmt.Errorf("probe %w", err)
 	}
-	out := Pod{Namespace: ns, Name: name, IP: pod.Status.PodIP, Node: pod.Spec.NodeName}
-	for _, ip := range pod.Status.PodIPs {
-		if ip.IP != pod.Status.PodIP {
-			out.OtherIPs = append(out.OtherIPs, ip.IP)
-		}
-	}
-	return out, nil
+	return podOf(pod), nil
 }
 
 var preferDualStack = corev1.IPFamilyPolicyPreferDualStack

@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,22 +34,41 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	want := c.Expected.Reach
 	paths := c.Paths(t)
 	if len(paths) == 0 {
-		return c.Result(model.Skipped("no path of this kind in the tenancy spec"))
+		why := c.NoPaths
+		if why == "" {
+			why = "no path of this kind in the tenancy spec"
+		}
+		return c.Result(model.Skipped(why + t.notMimickedNote()))
+	}
+	judged := make([]model.Judgement, len(paths))
+	for i, p := range paths {
+		if o := obs[p.Key()]; o != nil {
+			judged[i] = judgePath(want, o, obs)
+		} else {
+			judged[i] = model.Errored("a path was never probed")
+		}
+	}
+	if c.Group != nil {
+		judged = judgeGroups(c, t, paths, judged)
 	}
 	counts := map[model.Verdict]int{}
 	var evidence, heldEvidence []model.Evidence
 	var firstBroken, firstError string
+	var stricter []string
 	var total time.Duration
 	attempts := 0
-	for _, p := range paths {
+	for i, p := range paths {
+		j := judged[i]
 		o := obs[p.Key()]
 		if o == nil {
 			counts[model.VerdictError]++
 			firstError = "a path was never probed"
 			continue
 		}
-		j := judgePath(want, o, obs)
 		counts[j.Verdict]++
+		if j.Verdict == model.VerdictHeld && want == model.ReachBlocked && p.PolicyAllows {
+			stricter = append(stricter, fmt.Sprintf("%s -> %s %s", p.FromPod, p.To, describe(p)))
+		}
 		attempts += len(o.Results)
 		total += o.Duration
 		if j.Verdict == model.VerdictHeld {
@@ -60,6 +80,15 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 			continue
 		}
 		line := fmt.Sprintf("%s -> %s %s", p.From.Display, p.To, describe(p))
+		if p.ToPod != "" && strings.HasPrefix(p.ToPod, p.ToNamespace+"/"+mimicPrefix) {
+			line = fmt.Sprintf("%s -> %s %s", originName(t, p), p.To, describe(p))
+		}
+		if j.Verdict == model.VerdictBroken && p.Policy != "" {
+			j.Reason += "; policy: " + p.Policy
+			if want == model.ReachBlocked && !p.PolicyAllows {
+				j.Reason += ": the CNI does not enforce it"
+			}
+		}
 		if j.Verdict == model.VerdictBroken && firstBroken == "" {
 			firstBroken = line + ": " + j.Reason
 		}
@@ -86,6 +115,13 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	default:
 		j = model.Held(fmt.Sprintf("all %d paths %s", n, strings.ToLower(string(want))))
 	}
+	if len(stricter) > 0 {
+		j.Reason += fmt.Sprintf("; warning: %d path(s) blocked although policy allows them (the CNI is stricter than the policy, or ignores it), e.g. %s",
+			len(stricter), stricter[0])
+	}
+	if c.NoPaths != "" {
+		j.Reason += t.notMimickedNote()
+	}
 	r := c.Result(j)
 	r.Expected = fmt.Sprintf("%s on all %d paths", want, n)
 	r.Observed = fmt.Sprintf("%d held, %d broken, %d error", counts[model.VerdictHeld], counts[model.VerdictBroken], counts[model.VerdictError])
@@ -93,6 +129,38 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	r.Attempts = attempts
 	r.Duration = model.Millis(total)
 	return r
+}
+
+// judgeGroups: in a check whose paths are grouped, a group of which one
+// path reached holds as a whole; its other paths are Held with that said.
+func judgeGroups(c Check, t *Topology, paths []Path, judged []model.Judgement) []model.Judgement {
+	reached := map[string]string{}
+	for i, p := range paths {
+		if g := c.Group(t, p); g != "" && judged[i].Verdict == model.VerdictHeld {
+			if _, ok := reached[g]; !ok {
+				reached[g] = fmt.Sprintf("%s %s", p.To, describe(p))
+			}
+		}
+	}
+	out := slices.Clone(judged)
+	for i, p := range paths {
+		g := c.Group(t, p)
+		if by, ok := reached[g]; ok && g != "" && out[i].Verdict != model.VerdictHeld {
+			out[i] = model.Held(fmt.Sprintf("not reached, but the namespace is served: %s was reached (%s)", by, out[i].Reason))
+		}
+	}
+	return out
+}
+
+// originName names where a path to a mimic starts: a mimic's workload, or
+// a probe pod.
+func originName(t *Topology, p Path) string {
+	for _, m := range t.Mimics {
+		if m.Pod.Namespace == p.FromPod.Namespace && m.Pod.Name == p.FromPod.Name {
+			return m.Display()
+		}
+	}
+	return p.FromPod.String()
 }
 
 // judgePath compares what a path's attempts proved (decide) with what the
@@ -128,8 +196,15 @@ func evidenceOf(p Path, o *Observation, repro string) model.Evidence {
 	if p.ToPod != "" {
 		to = p.ToPod
 	}
+	action := fmt.Sprintf("%s (%s%s)", describe(p), net(p), placement(p, o))
+	if p.Policy != "" {
+		action += "; policy: " + p.Policy
+	}
+	if p.ControlNote != "" {
+		action += "; " + p.ControlNote
+	}
 	return model.Evidence{
-		Action:   fmt.Sprintf("%s (%s%s)", describe(p), net(p), placement(p, o)),
+		Action:   action,
 		From:     p.FromPod.String(),
 		To:       to,
 		Outcome:  model.Outcome(o.Last().Outcome),

@@ -63,7 +63,7 @@ var crossTCP = func(p Path) bool {
 }
 
 func TestJudgeBaselineHolds(t *testing.T) {
-	top := testTopology()
+	top := mimicTopology(t)
 	results := judge(Checks, top, baselineObs(t, top), testRepro, "")
 	require.Len(t, results, len(Checks))
 	for i, r := range results {
@@ -89,7 +89,7 @@ func TestJudgeBaselineHolds(t *testing.T) {
 }
 
 func TestJudgeCrossTenantLeak(t *testing.T) {
-	top := testTopology()
+	top := mimicTopology(t)
 	obs := baselineObs(t, top)
 	leak := findPath(t, top, "network/cross-tenant-tcp", crossTCP)
 	obs[leak.Key()] = observed(leak, probes.Connected, probes.Connected, probes.Connected)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +21,7 @@ var Layer = layer.Layer{
 	ID:         model.LayerNetwork,
 	Summary:    "probes every path by TCP and UDP, via pod IP, ClusterIP and service name, and DNS",
 	Checks:     allChecks(),
-	Needs:      layer.Perms(append(permissions, staticPermissions...)...),
+	Needs:      layer.Perms(slices.Concat(permissions, mimicPermissions(), staticPermissions)...),
 	Creates:    []schema.GroupVersionResource{{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "services"}},
 	PlacesPods: true,
 	Run:        run,
@@ -38,6 +39,16 @@ var permissions = []kube.Permission{
 	{Verb: "create", Resource: "services"},
 	{Verb: "get", Resource: "services"},
 	{Verb: "create", Group: "networking.k8s.io", Resource: "networkpolicies"},
+}
+
+// mimicPermissions: exec into the mimics, by every name they may have.
+func mimicPermissions() []kube.Permission {
+	var out []kube.Permission
+	for _, name := range MimicNames() {
+		out = append(out, kube.Permission{Verb: "create", Resource: "pods", Subresource: "exec", Name: name},
+			kube.Permission{Verb: "get", Resource: "pods", Subresource: "exec", Name: name})
+	}
+	return out
 }
 
 // allChecks: the canary, every path check, then the static checks.
@@ -58,11 +69,13 @@ func probeChecks() []model.Check {
 type DNSSpec struct{ Namespace, Service string }
 
 func run(ctx context.Context, env *layer.Env) layer.Output {
+	peers := Peers(env.Roster)
+	inv, invErr := readInventory(ctx, env.Client, peers, env.Probe.WithDefaults().MaxShapes)
 	out := Run(ctx, env.Client, Input{
-		Peers: Peers(env.Roster), DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say, Nonce: env.RunID,
+		Peers: peers, DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say, Nonce: env.RunID, Inventory: inv,
 	})
 	return layer.Output{
-		Results: append(out.Results, staticResults(ctx, env.Client, Peers(env.Roster))...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
+		Results: append(out.Results, staticResults(env.Client, inv, invErr)...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
 		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
@@ -95,6 +108,9 @@ type Input struct {
 	Nonce string
 	// Say reports progress; nil is quiet.
 	Say func(format string, args ...any)
+	// Inventory is what the tenants run and their policies; with it, each
+	// workload shape gets a mimic (nil: none).
+	Inventory *inventory
 }
 
 // Output is the layer's share of the report.
@@ -133,6 +149,14 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	if o, ok := t.peer(RoleOutsider); ok {
 		t.StandIn = o.Server
+	}
+	if inv := in.Inventory; inv != nil {
+		t.Policies, t.NamespaceLabels = inv.Policies, inv.NamespaceLabels
+		if inv.shapes() > 0 {
+			say("network: deploying mimics of %d workload shape(s)", inv.shapes())
+			t.Mimics, t.NotMimicked = deployMimics(ctx, cs, cfg, in.Labels, in.Nonce, peers, inv)
+			say("network: %d mimic(s) running, %d shape(s) not mimicked", len(t.Mimics), len(t.NotMimicked))
+		}
 	}
 	learnDNS(ctx, c, t, say)
 	say("network: %s", nodesNote(t))

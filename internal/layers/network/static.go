@@ -3,8 +3,10 @@ package network
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -30,9 +32,6 @@ var gamedCheck = model.Check{ID: "network/policy-ignores-tenantcheck", Layer: mo
 	Description: "no NetworkPolicy of a tenant selects pods or namespaces by tenantcheck's own labels: one that does could treat the probes unlike the tenant's workloads",
 	Expected:    model.ExpectReach(model.ReachBlocked)}
 
-// maxShapes bounds the workload shapes of one namespace that are judged.
-const maxShapes = 8
-
 // maxReasonLines bounds the paths a Broken reason lists; the evidence has all.
 const maxReasonLines = 10
 
@@ -49,27 +48,77 @@ type tenantSpace struct {
 	Labels            map[string]string
 	Shapes            []netpol.Shape
 	Untested          []netpol.Shape
+	Services          []corev1.Service
 }
 
-func staticResults(ctx context.Context, c *kube.Client, peers []Peer) []model.Result {
-	var spaces []tenantSpace
-	var policies []networkingv1.NetworkPolicy
+// inventory is what the tenants run and the policies that govern it, read
+// before any probe pod exists: the static checks judge it, and the mimics
+// copy its workload shapes.
+type inventory struct {
+	Tenants  []tenantSpace
+	Policies []networkingv1.NetworkPolicy
+	// NamespaceLabels of every namespace read (tenants' and shared ones).
+	NamespaceLabels map[string]map[string]string
+	MaxShapes       int
+}
+
+// readInventory reads every tenant namespace's pods, Services, policies and
+// labels, and every shared namespace's policies and labels (their egress
+// decides what a shared namespace reaches).
+func readInventory(ctx context.Context, c *kube.Client, peers []Peer, maxShapes int) (*inventory, error) {
+	inv := &inventory{NamespaceLabels: map[string]map[string]string{}, MaxShapes: maxShapes}
 	for _, p := range peers {
-		if p.Role != model.RoleTenant {
+		if p.Role != model.RoleTenant && p.Role != model.RoleShared {
 			continue
 		}
-		s, pols, err := readSpace(ctx, c, p)
+		s, pols, err := readSpace(ctx, c, p, maxShapes)
 		if err != nil {
-			j := model.Errored(err.Error())
-			return []model.Result{staticCheck.Result(j), gamedCheck.Result(j)}
+			return nil, err
 		}
-		spaces = append(spaces, s)
-		policies = append(policies, pols...)
+		inv.NamespaceLabels[p.Namespace] = s.Labels
+		inv.Policies = append(inv.Policies, pols...)
+		if p.Role == model.RoleTenant {
+			inv.Tenants = append(inv.Tenants, s)
+		}
 	}
-	return []model.Result{judgeStatic(c, spaces, policies), judgeGamed(c, policies)}
+	return inv, nil
 }
 
-func readSpace(ctx context.Context, c *kube.Client, p Peer) (tenantSpace, []networkingv1.NetworkPolicy, error) {
+// shapes counts the tenants' workload shapes that are tested.
+func (inv *inventory) shapes() int {
+	n := 0
+	for _, s := range inv.Tenants {
+		n += len(s.Shapes)
+	}
+	return n
+}
+
+// policyKeys are the label keys any policy selects pods or namespaces on.
+func (inv *inventory) policyKeys() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range inv.Policies {
+		for _, k := range policySelectorKeys(p) {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+func staticResults(c *kube.Client, inv *inventory, err error) []model.Result {
+	if err != nil {
+		j := model.Errored(err.Error())
+		return []model.Result{staticCheck.Result(j), gamedCheck.Result(j)}
+	}
+	var tenantPolicies []networkingv1.NetworkPolicy
+	for _, p := range inv.Policies {
+		if slices.ContainsFunc(inv.Tenants, func(s tenantSpace) bool { return s.Namespace == p.Namespace }) {
+			tenantPolicies = append(tenantPolicies, p)
+		}
+	}
+	return []model.Result{judgeStatic(c, inv.Tenants, tenantPolicies, inv.MaxShapes), judgeGamed(c, tenantPolicies)}
+}
+
+func readSpace(ctx context.Context, c *kube.Client, p Peer, maxShapes int) (tenantSpace, []networkingv1.NetworkPolicy, error) {
 	ns := p.Namespace
 	s := tenantSpace{Tenant: p.Tenant, Namespace: ns}
 	n, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -77,6 +126,13 @@ func readSpace(ctx context.Context, c *kube.Client, p Peer) (tenantSpace, []netw
 		return s, nil, kube.Explain(err, "read namespace "+ns)
 	}
 	s.Labels = n.Labels
+	pols, err := c.Clientset.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, nil, kube.Explain(err, "list networkpolicies in "+ns)
+	}
+	if p.Role != model.RoleTenant {
+		return s, pols.Items, nil
+	}
 	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return s, nil, kube.Explain(err, "list pods in "+ns)
@@ -85,10 +141,7 @@ func readSpace(ctx context.Context, c *kube.Client, p Peer) (tenantSpace, []netw
 	if err != nil {
 		return s, nil, kube.Explain(err, "list services in "+ns)
 	}
-	pols, err := c.Clientset.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return s, nil, kube.Explain(err, "list networkpolicies in "+ns)
-	}
+	s.Services = svcs.Items
 	s.Shapes, s.Untested = netpol.Bound(netpol.Shapes(ns, pods.Items, svcs.Items), maxShapes)
 	return s, pols.Items, nil
 }
@@ -123,7 +176,7 @@ func describeShape(sh netpol.Shape) string {
 
 // judgeStatic evaluates every (source of tenant A, port of a workload of
 // tenant B) pair, A != B.
-func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy) model.Result {
+func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) model.Result {
 	var open []string
 	var ev []model.Evidence
 	var untested []string
@@ -199,14 +252,7 @@ func judgeGamed(c *kube.Client, policies []networkingv1.NetworkPolicy) model.Res
 	var found []string
 	var ev []model.Evidence
 	for _, p := range policies {
-		keys := selectorKeys(&p.Spec.PodSelector)
-		for _, r := range p.Spec.Ingress {
-			keys = append(keys, peerKeys(r.From)...)
-		}
-		for _, r := range p.Spec.Egress {
-			keys = append(keys, peerKeys(r.To)...)
-		}
-		for _, k := range keys {
+		for _, k := range policySelectorKeys(p) {
 			if !selfLabel(k) {
 				continue
 			}
@@ -224,6 +270,18 @@ func judgeGamed(c *kube.Client, policies []networkingv1.NetworkPolicy) model.Res
 	r := gamedCheck.Result(j)
 	r.Expected, r.Observed, r.Evidence = "no policy selects on tenantcheck's labels", fmt.Sprintf("%d found", len(found)), ev
 	return r
+}
+
+// policySelectorKeys are the label keys a policy selects pods or namespaces on.
+func policySelectorKeys(p networkingv1.NetworkPolicy) []string {
+	keys := selectorKeys(&p.Spec.PodSelector)
+	for _, r := range p.Spec.Ingress {
+		keys = append(keys, peerKeys(r.From)...)
+	}
+	for _, r := range p.Spec.Egress {
+		keys = append(keys, peerKeys(r.To)...)
+	}
+	return keys
 }
 
 func peerKeys(peers []networkingv1.NetworkPolicyPeer) []string {

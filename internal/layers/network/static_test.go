@@ -41,7 +41,7 @@ func TestJudgeStatic(t *testing.T) {
 	}
 	guide := []networkingv1.NetworkPolicy{denyAll("a"), denyAll("b"), sameNS("a"), sameNS("b")}
 
-	r := judgeStatic(c, spaces, guide)
+	r := judgeStatic(c, spaces, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictHeld, r.Verdict, r.Reason)
 	assert.Contains(t, r.Reason, "all 10 cross-tenant paths to 3 workload shape(s)")
 
@@ -53,7 +53,7 @@ func TestJudgeStatic(t *testing.T) {
 	egress := networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "egress-anywhere"},
 		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
-	r = judgeStatic(c, spaces, append(guide, open, egress))
+	r = judgeStatic(c, spaces, append(guide, open, egress), DefaultMaxShapes)
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
 	assert.Contains(t, r.Reason, "a/{app=worker} (1 pod(s), e.g. p) -> b/{app=api} (1 pod(s), e.g. p) port 9090/TCP: ingress allowed by b/api-from-anywhere; egress allowed by a/egress-anywhere")
 	assert.Contains(t, r.Reason, "a/(a new pod without labels) -> b/{app=api}")
@@ -62,7 +62,7 @@ func TestJudgeStatic(t *testing.T) {
 	assert.Len(t, r.Evidence, 3)
 
 	// Without workloads there is nothing to judge.
-	r = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, guide)
+	r = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictSkipped, r.Verdict)
 }
 
@@ -78,5 +78,3 @@ func TestJudgeGamed(t *testing.T) {
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
 	assert.Contains(t, r.Reason, "NetworkPolicy b/open-but-not-to-probes selects on tenantcheck.io/probe")
 }
-
-func ptrTo[T any](v T) *T { return &v }

@@ -10,6 +10,8 @@ package network
 import (
 	"fmt"
 
+	networkingv1 "k8s.io/api/networking/v1"
+
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
@@ -29,6 +31,8 @@ const (
 type Pod struct {
 	Namespace, Name, IP string
 	Node                string // where it runs; "" when unknown
+	// Labels are the pod's labels, for the policy evaluator.
+	Labels map[string]string
 	// OtherIPs are the pod's addresses of its other IP families (dual-stack
 	// clusters): an egress rule "::/0 for the internet" opens them unseen
 	// unless they are probed too.
@@ -79,6 +83,15 @@ type Topology struct {
 	StandIn Pod
 	// ClusterDomain completes service names ("cluster.local").
 	ClusterDomain string
+	// Mimics stand for the tenants' workload shapes (mimic.go);
+	// NotMimicked says which shapes have none, and why.
+	Mimics      []Mimic
+	NotMimicked []string
+	// Policies are the tenant and shared namespaces' NetworkPolicies and
+	// NamespaceLabels those namespaces' labels: what policy says of a
+	// mimic's path, beside what the dataplane did.
+	Policies        []networkingv1.NetworkPolicy
+	NamespaceLabels map[string]map[string]string
 }
 
 // Peer returns the peer of a role; ok is false when there is none.
@@ -110,6 +123,16 @@ type Path struct {
 	// of its other family on a dual-stack cluster; "" for the primary one.
 	// Matrices show the primary family; the checks judge both.
 	Family string
+	// ControlNote says what the control of a path to a mimic proves.
+	ControlNote string
+	// controls are the control paths of a path to a mimic, built with it.
+	controls []Path
+	// ToNamespace is the target's namespace, when it is a pod of the run.
+	ToNamespace string
+	// Policy is what the NetworkPolicies say of the path ("" when not
+	// evaluated): PolicyAllows, and which policies allow it, or "blocked".
+	Policy       string
+	PolicyAllows bool
 	// SourceControl is the key of the path whose success shows the source
 	// pod's own network works (it reaches its own namespace's server): a
 	// source that reaches nothing proves no block either.
