@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,11 +35,14 @@ const suiteLabel = "tenantcheck.io/audit-suite"
 
 // realTenants applies the guide's manifests to two tenant namespaces and a
 // shared one, as a platform team would, and returns their spec.
-func realTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *spec.Spec {
+func realTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface, edits ...func(*spec.Spec)) *spec.Spec {
 	s := spec.Default()
 	s.Tenants[0].Namespaces = []string{"audit-tenant-a"}
 	s.Tenants[1].Namespaces = []string{"audit-tenant-b"}
 	s.Shared[0].Namespace = "audit-ingress"
+	for _, e := range edits {
+		e(s)
+	}
 	require.NoError(t, s.Validate())
 	version, err := suitekit.Client(ctx, t).ServerVersion(ctx)
 	require.NoError(t, err)
@@ -102,7 +107,8 @@ func auditWant(id string) model.Verdict {
 	switch id {
 	case "quota/pod-count-limit-enforced", // an audit never changes a real quota
 		"podsecurity/privileged-workload-blocked", // nor creates a privileged object in a real tenant
-		"network/policy-blocks-cross-tenant":      // the guide's tenants run no workload to judge
+		"network/policy-blocks-cross-tenant",      // the guide's tenants run no workload to judge
+		"network/workloads-isolated":              // nor to mimic
 		return model.VerdictSkipped
 	}
 	return model.VerdictHeld
@@ -175,18 +181,42 @@ func TestAuditDiscovery(t *testing.T) {
 	testenv.Test(t, f)
 }
 
-// Issue 11, the static half: tenants that run their own workloads (their own
-// labels and ports, one UDP). On the guide's policies the static check
-// holds; a policy that opens tenant-b's api on its gRPC port to every
-// namespace breaks it, naming the workload, the port and the policy; and a
-// policy written around tenantcheck's labels is reported.
+// Issue 11: tenants that run their own workloads (three shapes each, their
+// own labels and ports, one UDP, none on tenantcheck's 8080 only), tenant-b
+// admitting the shared ingress to its app=web pods only, tenant-a declared
+// to call a shared Vault namespace and tenant-b calling it undeclared.
+//   - On the guide's policies the static and live workload checks hold, the
+//     shared ingress holds through the web workload, and only tenant-b's
+//     egress to the Vault namespace breaks.
+//   - A policy that opens tenant-b's api on its gRPC port to every namespace,
+//     written so that tenantcheck's probes are not let in, breaks both the
+//     static and the live check, naming workload, port and policy.
+//   - Removed, both hold again.
+//
+// Throughout, the mimics are never ready endpoints of the api Service (the
+// EndpointSlice lists the api mimic, not ready), never adopted by the api
+// ReplicaSet, and gone after each run.
 func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 	f := features.New("audit of tenants running their own workloads").
-		WithLabel("mode", "audit").WithLabel("check", "policy-blocks-cross-tenant").
-		Assess("the static check names the opened workload, port and policy", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+		WithLabel("mode", "audit").WithLabel("check", "workloads-isolated").
+		Assess("static and live name the opened workload, port and policy", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := suitekit.Client(ctx, t).Clientset
-			s := realTenants(ctx, t, cs)
+			s := realTenants(ctx, t, cs, func(s *spec.Spec) {
+				s.Shared = append(s.Shared, spec.Shared{Namespace: "audit-vault", AllowedFrom: []string{"tenant-a"}})
+			})
 			require.NoError(t, suitekit.ApplyFixtureTo(ctx, t, "shop-workloads", "audit-tenant-a", "audit-tenant-b"))
+			webOnly(ctx, t, cs)
+			tcp := corev1.ProtocolTCP
+			egress := &networkingv1.NetworkPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "egress-to-vault", Namespace: "audit-tenant-b"},
+				Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+					Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+						MatchLabels: map[string]string{corev1.LabelMetadataName: "audit-vault"}}}}}}},
+			}
+			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Create(ctx, egress, metav1.CreateOptions{})
+			require.NoError(t, err)
+			apiPods := waitWorkloads(ctx, t, cs)
+
 			opts := suitekit.Options(t)
 			opts.Spec, opts.Mode = s, model.ModeAudit
 			opts.Layers = []model.Layer{model.LayerNetwork}
@@ -199,14 +229,43 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 				t.Fatalf("no result %s", id)
 				return model.Result{}
 			}
+			run := func() *model.Report {
+				w := watchMimics(ctx, t, cs)
+				rep := suitekit.Execute(ctx, t, opts)
+				w.stop(t, cs, apiPods)
+				for _, r := range rep.Results {
+					t.Logf("%s: %s: %s", r.CheckID, r.Verdict, r.Reason)
+				}
+				return rep
+			}
 
-			rep := suitekit.Execute(ctx, t, opts)
+			rep := run()
 			static := result(rep, "network/policy-blocks-cross-tenant")
 			assert.Equal(t, model.VerdictHeld, static.Verdict, static.Reason)
-			assert.Contains(t, static.Reason, "4 workload shape(s)")
-			assert.Equal(t, model.VerdictHeld, result(rep, "network/policy-ignores-tenantcheck").Verdict)
+			assert.Contains(t, static.Reason, "6 workload shape(s)")
+			live := result(rep, "network/workloads-isolated")
+			assert.Equal(t, model.VerdictHeld, live.Verdict, live.Reason)
+			assert.NotContains(t, live.Reason, "not tested live")
+			targets := map[string]bool{}
+			for _, e := range live.Evidence {
+				targets[e.To] = true
+			}
+			assert.Len(t, targets, 5, "every shape with a port is a target: api, web, statsd, resolver, portal (%v)", targets)
+			assert.True(t, slices.ContainsFunc(live.Evidence, func(e model.Evidence) bool {
+				return strings.HasPrefix(e.Action, "UDP/8125 via pod IP") && strings.Contains(e.Action, "policy: blocked")
+			}), "statsd's real UDP port, with what policy says of it")
+			ingress := result(rep, "network/shared-ingress-allowed")
+			assert.Equal(t, model.VerdictHeld, ingress.Verdict, "the ingress reaches tenant-b's web pods: %s", ingress.Reason)
+			assert.Contains(t, ingress.Reason, "audit-tenant-b/{app=web,tier=front} TCP/8080 via pod IP reached", "the probe server is refused, the web workload served")
+			egressResult := result(rep, "network/tenant-egress-denied")
+			assert.Equal(t, model.VerdictBroken, egressResult.Verdict, egressResult.Reason)
+			for _, e := range egressResult.Evidence {
+				if e.Verdict == model.VerdictBroken {
+					assert.True(t, strings.HasPrefix(e.From, "audit-tenant-b/"), "only the undeclared tenant breaks: %s -> %s", e.From, e.To)
+					assert.True(t, strings.HasPrefix(e.To, "audit-vault/"), "only on the Vault namespace: %s", e.To)
+				}
+			}
 
-			tcp := corev1.ProtocolTCP
 			grpc := intstr.FromString("grpc")
 			open := &networkingv1.NetworkPolicy{
 				ObjectMeta: metav1.ObjectMeta{Name: "api-from-anywhere", Namespace: "audit-tenant-b"},
@@ -219,21 +278,173 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 								{Key: "tenantcheck.io/probe", Operator: metav1.LabelSelectorOpDoesNotExist}}}}},
 						Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &grpc}}}}},
 			}
-			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Create(ctx, open, metav1.CreateOptions{})
+			_, err = cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Create(ctx, open, metav1.CreateOptions{})
 			require.NoError(t, err)
-			rep = suitekit.Execute(ctx, t, opts)
+			rep = run()
 			static = result(rep, "network/policy-blocks-cross-tenant")
 			assert.Equal(t, model.VerdictBroken, static.Verdict)
-			assert.Contains(t, static.Reason, "-> audit-tenant-b/{app=api,tier=backend} (1 pod(s), e.g. api-0) port 9090/TCP: ingress allowed by audit-tenant-b/api-from-anywhere")
+			assert.Contains(t, static.Reason, "-> audit-tenant-b/{app=api,tier=backend} (1 pod(s), e.g. api-")
+			assert.Contains(t, static.Reason, "port 9090/TCP: ingress allowed by audit-tenant-b/api-from-anywhere")
 			assert.NotContains(t, static.Reason, "app=web")
 			gamed := result(rep, "network/policy-ignores-tenantcheck")
 			assert.Equal(t, model.VerdictBroken, gamed.Verdict)
 			assert.Contains(t, gamed.Reason, "NetworkPolicy audit-tenant-b/api-from-anywhere selects on tenantcheck.io/probe")
+			live = result(rep, "network/workloads-isolated")
+			assert.Equal(t, model.VerdictBroken, live.Verdict, "the live probe is not fooled: %s", live.Reason)
+			assert.Contains(t, live.Reason, "-> audit-tenant-b/{app=api,tier=backend} TCP/9090 via pod IP: allowed, expected blocked")
+			assert.Contains(t, live.Reason, "policy: allowed (ingress allowed by audit-tenant-b/api-from-anywhere")
+			assert.NotContains(t, live.Reason, "the CNI does not enforce it")
+			for _, e := range live.Evidence {
+				if e.Verdict == model.VerdictBroken {
+					assert.Equal(t, "audit-tenant-b/tc-mimic-", e.To[:len("audit-tenant-b/tc-mimic-")], "only the api breaks: %s", e.To)
+					assert.True(t, strings.HasPrefix(e.Action, "TCP/9090"), e.Action)
+				}
+			}
 
 			require.NoError(t, cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Delete(ctx, open.Name, metav1.DeleteOptions{}))
-			rep = suitekit.Execute(ctx, t, opts)
+			rep = run()
 			assert.Equal(t, model.VerdictHeld, result(rep, "network/policy-blocks-cross-tenant").Verdict)
+			live = result(rep, "network/workloads-isolated")
+			assert.Equal(t, model.VerdictHeld, live.Verdict, live.Reason)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// webOnly replaces tenant-b's guide policy admitting the shared ingress to
+// its part-of pods with one admitting it to the app=web pods only.
+func webOnly(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	require.NoError(t, cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Delete(ctx, baseline.PolicyAllowFromShared, metav1.DeleteOptions{}))
+	web := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "ingress-to-web", Namespace: "audit-tenant-b"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: "audit-ingress"}}}}}}},
+	}
+	_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-b").Create(ctx, web, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// waitWorkloads waits until the fixture's six pods run and returns the api
+// Deployment's pod names.
+func waitWorkloads(ctx context.Context, t *testing.T, cs kubernetes.Interface) []string {
+	t.Helper()
+	var api []string
+	require.Eventually(t, func() bool {
+		api = nil
+		running := 0
+		for _, ns := range []string{"audit-tenant-a", "audit-tenant-b"} {
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false
+			}
+			for _, p := range pods.Items {
+				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+					running++
+					if p.Labels["app"] == "api" {
+						api = append(api, p.Name)
+					}
+				}
+			}
+		}
+		return running == 6 && len(api) == 1
+	}, 2*time.Minute, time.Second, "the fixture's pods run")
+	return api
+}
+
+// mimicWatch polls, while a run goes on, what the mimics must never do:
+// be a ready or serving endpoint of the api Service, or be adopted by the
+// api ReplicaSet (whose replica count must stay 1).
+type mimicWatch struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	listed  bool     // the api mimic was seen in the EndpointSlice (not ready)
+	wrong   []string // what must never happen, as seen
+	mimicks int      // most mimics seen at once in the tenants
+}
+
+func watchMimics(ctx context.Context, t *testing.T, cs kubernetes.Interface) *mimicWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &mimicWatch{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for ctx.Err() == nil {
+			w.look(ctx, cs)
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *mimicWatch) look(ctx context.Context, cs kubernetes.Interface) {
+	eps, err := cs.DiscoveryV1().EndpointSlices("audit-tenant-b").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=api"})
+	if err == nil {
+		for _, sl := range eps.Items {
+			for _, ep := range sl.Endpoints {
+				if ep.TargetRef == nil || !strings.HasPrefix(ep.TargetRef.Name, "tc-mimic-") {
+					continue
+				}
+				w.listed = true
+				if (ep.Conditions.Ready != nil && *ep.Conditions.Ready) || (ep.Conditions.Serving != nil && *ep.Conditions.Serving) {
+					w.wrong = append(w.wrong, "mimic "+ep.TargetRef.Name+" is a ready or serving endpoint of Service api")
+				}
+			}
+		}
+	}
+	rss, err := cs.AppsV1().ReplicaSets("audit-tenant-b").List(ctx, metav1.ListOptions{LabelSelector: "app=api"})
+	if err == nil {
+		for _, rs := range rss.Items {
+			if rs.Status.Replicas != 1 {
+				w.wrong = append(w.wrong, fmt.Sprintf("ReplicaSet %s counts %d replicas", rs.Name, rs.Status.Replicas))
+			}
+		}
+	}
+	n := 0
+	for _, ns := range []string{"audit-tenant-a", "audit-tenant-b"} {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, p := range pods.Items {
+			if !strings.HasPrefix(p.Name, "tc-mimic-") {
+				continue
+			}
+			n++
+			for _, o := range p.OwnerReferences {
+				if o.Kind != "Service" {
+					w.wrong = append(w.wrong, fmt.Sprintf("mimic %s/%s is owned by %s %s", ns, p.Name, o.Kind, o.Name))
+				}
+			}
+		}
+	}
+	w.mimicks = max(w.mimicks, n)
+}
+
+// stop ends the watch and asserts what it saw, and that the mimics are gone
+// and the api Deployment kept its own pods.
+func (w *mimicWatch) stop(t *testing.T, cs kubernetes.Interface, apiPods []string) {
+	t.Helper()
+	w.cancel()
+	<-w.done
+	assert.Empty(t, w.wrong)
+	assert.True(t, w.listed, "the api mimic was listed (not ready) in the api Service's EndpointSlice: the watch saw the mimics")
+	assert.GreaterOrEqual(t, w.mimicks, 8, "three shapes and a pod without labels per tenant were mimicked")
+	ctx := context.Background()
+	var api []string
+	for _, ns := range []string{"audit-tenant-a", "audit-tenant-b"} {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		for _, p := range pods.Items {
+			assert.False(t, strings.HasPrefix(p.Name, "tc-"), "no pod of the run is left: %s/%s", ns, p.Name)
+			if p.Labels["app"] == "api" {
+				api = append(api, p.Name)
+			}
+		}
+	}
+	assert.Equal(t, apiPods, api, "the api Deployment's pods are unchanged")
 }

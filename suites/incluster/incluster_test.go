@@ -146,7 +146,8 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 					want = model.VerdictSkipped
 				case "quota/pod-count-limit-enforced", // an audit never changes a real quota
 					"podsecurity/privileged-workload-blocked", // nor creates a privileged object in a real tenant
-					"network/policy-blocks-cross-tenant":      // these tenants run no workload to judge
+					"network/policy-blocks-cross-tenant",      // these tenants run no workload to judge
+					"network/workloads-isolated":              // nor to mimic
 					want = model.VerdictSkipped
 				}
 				assert.Equal(t, want, v, id)

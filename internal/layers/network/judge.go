@@ -48,8 +48,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 			judged[i] = model.Errored("a path was never probed")
 		}
 	}
+	served, servedExample := 0, ""
 	if c.Group != nil {
-		judged = judgeGroups(c, t, paths, judged)
+		judged, served, servedExample = judgeGroups(c, t, paths, judged)
 	}
 	counts := map[model.Verdict]int{}
 	var evidence, heldEvidence []model.Evidence
@@ -112,6 +113,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 		j = model.Broken(reason)
 	case counts[model.VerdictError] > 0:
 		j = model.Errored(fmt.Sprintf("%d of %d paths could not be judged, e.g. %s", counts[model.VerdictError], n, firstError))
+	case served > 0:
+		j = model.Held(fmt.Sprintf("%d of %d paths allowed; the other %d, to tenantcheck's probe server or other workloads, were not reached, but their namespace was served through another path, e.g. %s",
+			n-served, n, served, servedExample))
 	default:
 		j = model.Held(fmt.Sprintf("all %d paths %s", n, strings.ToLower(string(want))))
 	}
@@ -133,7 +137,7 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 
 // judgeGroups: in a check whose paths are grouped, a group of which one
 // path reached holds as a whole; its other paths are Held with that said.
-func judgeGroups(c Check, t *Topology, paths []Path, judged []model.Judgement) []model.Judgement {
+func judgeGroups(c Check, t *Topology, paths []Path, judged []model.Judgement) (out []model.Judgement, served int, example string) {
 	reached := map[string]string{}
 	for i, p := range paths {
 		if g := c.Group(t, p); g != "" && judged[i].Verdict == model.VerdictHeld {
@@ -142,14 +146,18 @@ func judgeGroups(c Check, t *Topology, paths []Path, judged []model.Judgement) [
 			}
 		}
 	}
-	out := slices.Clone(judged)
+	out = slices.Clone(judged)
 	for i, p := range paths {
 		g := c.Group(t, p)
 		if by, ok := reached[g]; ok && g != "" && out[i].Verdict != model.VerdictHeld {
 			out[i] = model.Held(fmt.Sprintf("not reached, but the namespace is served: %s was reached (%s)", by, out[i].Reason))
+			if served == 0 {
+				example = fmt.Sprintf("%s -> %s %s not reached, %s reached", p.From.Display, p.To, describe(p), by)
+			}
+			served++
 		}
 	}
-	return out
+	return out, served, example
 }
 
 // originName names where a path to a mimic starts: a mimic's workload, or

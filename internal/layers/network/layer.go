@@ -178,7 +178,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 		}
 	}
 	paths, want := plan(t)
-	say("network: probing %d paths from %d pods", len(paths), len(t.Peers)-1)
+	say("network: probing %d paths from %d pods", len(paths), sourcePods(paths))
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
 		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout, in.Nonce))
@@ -212,6 +212,15 @@ func plan(t *Topology) ([]Path, map[string]model.Reach) {
 		}
 	}
 	return dedupe(paths), want
+}
+
+// sourcePods counts the pods the paths start from.
+func sourcePods(paths []Path) int {
+	from := map[string]bool{}
+	for _, p := range paths {
+		from[p.FromPod.String()] = true
+	}
+	return len(from)
 }
 
 func markDNSMissing(results []model.Result, in Input) []model.Result {

@@ -205,6 +205,8 @@ func TestSharedIngressReachesWorkloads(t *testing.T) {
 	}
 	r := judgeCheck(check, top, obs, testRepro, "")
 	assert.Equal(t, model.VerdictHeld, r.Verdict, r.Reason)
+	assert.Contains(t, r.Reason, "the other 6, to tenantcheck's probe server or other workloads, were not reached, but their namespace was served")
+	assert.Contains(t, r.Reason, "tenant-b-x1/{app=api,tier=backend} TCP/9090 via pod IP reached")
 
 	for _, p := range check.Paths(top) {
 		if p.ToNamespace == "tenant-b-x1" {
