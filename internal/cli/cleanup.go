@@ -46,8 +46,12 @@ func cleanupCmd(ctx context.Context, s Streams, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cleanup: %w", err)
 	}
-	if n > 0 {
-		fmt.Fprintf(s.Err, "deleted %d object(s) a run left in namespaces it does not own\n", n)
+	m, err := provision.CleanupMarkedPods(ctx, client.Clientset, sel, *timeout)
+	if err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
+	if n+m > 0 {
+		fmt.Fprintf(s.Err, "deleted %d object(s) a run left in namespaces it does not own\n", n+m)
 	}
 	left, err := provision.CleanupRuns(ctx, client.Clientset, *runID, *timeout)
 	if err != nil {

@@ -218,6 +218,51 @@ func markedPods(ctx context.Context, cs kubernetes.Interface, ns, selector strin
 	return out, nil
 }
 
+// CleanupMarkedPods deletes, in every namespace, the pods whose
+// annotations match selector (mimics of a run that was killed: the garbage
+// collector removes them with their owner Service too, but cleanup says
+// "clean" only once they are gone), and waits until they are. It returns
+// how many it deleted.
+func CleanupMarkedPods(ctx context.Context, cs kubernetes.Interface, selector string, timeout time.Duration) (int, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return 0, fmt.Errorf("cleanup: selector %q: %w", selector, err)
+	}
+	marked := func() ([]corev1.Pod, error) {
+		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list pods: %w", err)
+		}
+		var out []corev1.Pod
+		for _, p := range pods.Items {
+			if len(p.Annotations) > 0 && sel.Matches(labels.Set(p.Annotations)) {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	pods, err := marked()
+	if err != nil {
+		return 0, err
+	}
+	zero := int64(0)
+	var errs []error
+	for _, p := range pods {
+		err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
+		}
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		left, err := marked()
+		return err == nil && len(left) == 0, nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("pods of a run (mimics) still present after %s", timeout))
+	}
+	return len(pods), errors.Join(errs...)
+}
+
 // CleanupObjects removes what a run put into namespaces it does not own (an
 // audit's tenant namespaces): every object of the layers' declared kinds
 // that carries the run's labels, found by selector. Kinds the cluster does

@@ -343,3 +343,19 @@ func TestMarkedPods(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"tc-mimic-0", "tc-mimic-1"}, got)
 }
+
+func TestCleanupMarkedPods(t *testing.T) {
+	run := map[string]string{baseline.LabelManagedBy: baseline.ManagedByTenantcheck, baseline.LabelRun: "r1"}
+	cs := fake.NewClientset(
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "tc-mimic-0", Namespace: "a", Annotations: run}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "tc-mimic-1", Namespace: "b", Annotations: run}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "api-0", Namespace: "b", Labels: map[string]string{"app": "api"}}},
+	)
+	n, err := CleanupMarkedPods(context.Background(), cs, Selector(""), time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	pods, err := cs.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, pods.Items, 1)
+	assert.Equal(t, "api-0", pods.Items[0].Name, "the tenant's own pod stays")
+}
