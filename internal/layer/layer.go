@@ -59,6 +59,8 @@ type Env struct {
 type Output struct {
 	Results  []model.Result
 	Matrices []model.Matrix
+	// WorkloadPaths: the network layer's open paths to real workloads.
+	WorkloadPaths []model.WorkloadPath
 	// EnforcementLatency: the network canary's measure.
 	EnforcementLatency time.Duration
 	// Phases split the layer's wall time for the report's timings; when

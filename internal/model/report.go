@@ -58,6 +58,9 @@ type Report struct {
 	Layers     []LayerSummary `json:"layers"`
 	Results    []Result       `json:"results"`
 	Matrices   []Matrix       `json:"matrices,omitempty"`
+	// WorkloadPaths are the paths to tenants' real workloads that policy or
+	// the dataplane opens (audit mode).
+	WorkloadPaths []WorkloadPath `json:"workloadPaths,omitempty"`
 	Timings    []PhaseTiming  `json:"timings,omitempty"`
 	// EnforcementLatency is how long a freshly applied NetworkPolicy took to
 	// be enforced, when the run measured it.

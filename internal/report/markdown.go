@@ -26,6 +26,7 @@ func renderMarkdown(b *bytes.Buffer, r *model.Report) error {
 			fmt.Fprintf(b, "\n%s\n", note)
 		}
 	}
+	writeMarkdownWorkloads(b, r.WorkloadPaths)
 	writeMarkdownFindings(b, r.Results)
 	writeMarkdownSkipped(b, r.Results)
 	writeMarkdownTimings(b, r)

@@ -160,3 +160,26 @@ func TestSingleNodeNote(t *testing.T) {
 	r.Matrices = nil
 	assert.Empty(t, SingleNodeNote(r), "no network layer: nothing to say")
 }
+
+// The workload paths: per tenant pair in the table (bounded), every one in
+// Markdown, with the three columns.
+func TestWorkloadPathsRendered(t *testing.T) {
+	r := fixtureReport(t)
+	r.WorkloadPaths = []model.WorkloadPath{
+		{From: "(a namespace of no tenant)/(a new pod without labels)", To: "b/{app=api}", ToTenant: "tenant-b", Port: 9090, Protocol: model.ProtocolTCP,
+			Intended: model.ReachBlocked, Policy: model.ReachAllowed, PolicyWhy: "ingress allowed by b/api-from-anywhere", Dataplane: model.ReachAllowed},
+		{From: "a/{app=worker}", FromTenant: "tenant-a", To: "b/{app=api}", ToTenant: "tenant-b", Port: 9090, Protocol: model.ProtocolTCP,
+			Intended: model.ReachBlocked, Policy: model.ReachAllowed, PolicyWhy: "ingress allowed by b/x|y"},
+	}
+	table := render(t, r, Table)
+	assert.Contains(t, table, "Workload paths open by policy or in the dataplane (2)\n  (no tenant) -> tenant-b\n"+
+		"    (a namespace of no tenant)/(a new pod without labels) -> b/{app=api} 9090/TCP: intended Blocked, policy Allowed (ingress allowed by b/api-from-anywhere), dataplane Allowed\n"+
+		"  tenant-a -> tenant-b\n    a/{app=worker} -> b/{app=api} 9090/TCP: intended Blocked, policy Allowed (ingress allowed by b/x|y), dataplane not probed live\n")
+	md := render(t, r, Markdown)
+	assert.Contains(t, md, "| tenant-a -> tenant-b | `a/{app=worker}` | `b/{app=api}` | 9090/TCP | Blocked | Allowed: ingress allowed by b/x\\|y | not probed live |")
+
+	for i := 0; i < 30; i++ {
+		r.WorkloadPaths = append(r.WorkloadPaths, r.WorkloadPaths[1])
+	}
+	assert.Contains(t, render(t, r, Table), "  and 12 more (see -o json or -o markdown)\n")
+}

@@ -31,6 +31,7 @@ func renderTable(b *bytes.Buffer, r *model.Report) error {
 	if note := SingleNodeNote(r); note != "" {
 		fmt.Fprintf(b, "\n%s\n", note)
 	}
+	writeWorkloads(b, r.WorkloadPaths)
 	writeFindings(b, r.Results)
 	writeSkipped(b, r.Results)
 	writeTimings(b, r)

@@ -71,6 +71,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	}
 	var results []model.Result
 	var matrices []model.Matrix
+	var workloads []model.WorkloadPath
 	var latency time.Duration
 	for _, l := range run.layers {
 		start := time.Now()
@@ -83,6 +84,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		}
 		results = append(results, out.Results...)
 		matrices = append(matrices, out.Matrices...)
+		workloads = append(workloads, out.WorkloadPaths...)
 		if out.EnforcementLatency > 0 {
 			latency = out.EnforcementLatency
 		}
@@ -92,5 +94,6 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	}
 	r := model.NewReport(meta, results, matrices)
 	r.EnforcementLatency = model.Millis(latency)
+	r.WorkloadPaths = workloads
 	return r, nil
 }

@@ -243,6 +243,7 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 			static := result(rep, "network/policy-blocks-cross-tenant")
 			assert.Equal(t, model.VerdictHeld, static.Verdict, static.Reason)
 			assert.Contains(t, static.Reason, "6 workload shape(s)")
+			assert.Empty(t, rep.WorkloadPaths, "nothing open to a workload")
 			live := result(rep, "network/workloads-isolated")
 			assert.Equal(t, model.VerdictHeld, live.Verdict, live.Reason)
 			assert.NotContains(t, live.Reason, "not tested live")
@@ -294,6 +295,13 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 			assert.Contains(t, live.Reason, "-> audit-tenant-b/{app=api,tier=backend} TCP/9090 via pod IP: allowed, expected blocked")
 			assert.Contains(t, live.Reason, "policy: allowed (ingress allowed by audit-tenant-b/api-from-anywhere")
 			assert.NotContains(t, live.Reason, "the CNI does not enforce it")
+			require.Len(t, rep.WorkloadPaths, 1, "the report lists the one open path, static and live as one: %+v", rep.WorkloadPaths)
+			wp := rep.WorkloadPaths[0]
+			assert.Equal(t, "(a namespace of no tenant)/(a new pod without labels)", wp.From)
+			assert.Equal(t, "audit-tenant-b/{app=api,tier=backend}", wp.To)
+			assert.Equal(t, []any{9090, model.ProtocolTCP, model.ReachBlocked, model.ReachAllowed, model.ReachAllowed},
+				[]any{wp.Port, wp.Protocol, wp.Intended, wp.Policy, wp.Dataplane})
+			assert.Contains(t, wp.PolicyWhy, "ingress allowed by audit-tenant-b/api-from-anywhere")
 			for _, e := range live.Evidence {
 				if e.Verdict == model.VerdictBroken {
 					assert.Equal(t, "audit-tenant-b/tc-mimic-", e.To[:len("audit-tenant-b/tc-mimic-")], "only the api breaks: %s", e.To)

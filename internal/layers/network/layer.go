@@ -74,8 +74,10 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 	out := Run(ctx, env.Client, Input{
 		Peers: peers, DNS: dnsOf(env), Probe: env.Probe, Labels: env.Labels, Say: env.Say, Nonce: env.RunID, Inventory: inv,
 	})
+	static, open := staticResults(env.Client, inv, invErr)
 	return layer.Output{
-		Results: append(out.Results, staticResults(env.Client, inv, invErr)...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
+		Results: append(out.Results, static...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
+		WorkloadPaths: mergePaths(out.WorkloadPaths, open),
 		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
@@ -117,6 +119,7 @@ type Input struct {
 type Output struct {
 	Results            []model.Result
 	Matrices           []model.Matrix
+	WorkloadPaths      []model.WorkloadPath
 	EnforcementLatency time.Duration
 	Topology           *Topology
 	DeployTime         time.Duration
@@ -189,6 +192,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	out.Results = results
 	out.Matrices = matrices(Checks, t, obs)
+	out.WorkloadPaths = livePaths(t, obs)
 	out.ProbeTime = time.Since(start)
 	say("network: probed in %.1fs", out.ProbeTime.Seconds())
 	return out

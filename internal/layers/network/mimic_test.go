@@ -281,3 +281,35 @@ func TestOutsiderMimicIsTheSource(t *testing.T) {
 	}
 	assert.Equal(t, []string{"outsider-x1/tc-mimic-0", "outsider-x1/tc-mimic-0"}, from)
 }
+
+// The report's workload paths: what policy or the dataplane opens, live
+// first, then the static-only ones the probe did not try.
+func TestWorkloadPathsForTheReport(t *testing.T) {
+	top := mimicTopology(t)
+	udp := corev1.ProtocolUDP
+	port := intstr.FromString("dns")
+	top.Policies = append(top.Policies, networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "resolver-from-anywhere", Namespace: "tenant-a-x1"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "resolver"}},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &port}}}}}})
+	obs := baselineObs(t, top)
+	leak := findMimicPath(t, top, "outsider-x1/tc-probe-client", "tenant-a-x1/tc-mimic-1")
+	obs[leak.Key()] = observed(leak, probes.Connected)
+
+	live := livePaths(top, obs)
+	require.Len(t, live, 1, "only the outsider may reach the resolver by policy (the tenants' egress is closed)")
+	assert.Equal(t, model.WorkloadPath{From: "outsider-x1/tc-probe-client", To: "tenant-a-x1/{app=resolver}", ToTenant: "tenant-a", Port: 5353, Protocol: model.ProtocolUDP,
+		Intended: model.ReachBlocked, Policy: model.ReachAllowed, Dataplane: model.ReachAllowed,
+		PolicyWhy: "ingress allowed by tenant-a-x1/resolver-from-anywhere; no egress policy in outsider-x1 selects the pod"}, live[0])
+	assert.Equal(t, "(no tenant) -> tenant-a", live[0].Pair())
+
+	static := []model.WorkloadPath{
+		{From: "outsider-x1/tc-probe-client", To: "tenant-a-x1/{app=resolver}", ToTenant: "tenant-a", Port: 5353, Protocol: model.ProtocolUDP, Policy: model.ReachAllowed},
+		{From: "(a namespace of no tenant)/(a new pod without labels)", To: "tenant-a-x1/{app=cache}", ToTenant: "tenant-a", Port: 6379, Protocol: model.ProtocolTCP, Policy: model.ReachAllowed},
+	}
+	merged := mergePaths(live, static)
+	require.Len(t, merged, 2, "the live path stands for its static twin")
+	assert.Equal(t, model.ReachAllowed, merged[1].Dataplane)
+	assert.Empty(t, merged[0].Dataplane, "the cache was not mimicked: static only")
+	assert.Contains(t, merged[0].Columns(), "dataplane not probed live")
+}

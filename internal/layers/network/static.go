@@ -104,10 +104,10 @@ func (inv *inventory) policyKeys() map[string]bool {
 	return out
 }
 
-func staticResults(c *kube.Client, inv *inventory, err error) []model.Result {
+func staticResults(c *kube.Client, inv *inventory, err error) ([]model.Result, []model.WorkloadPath) {
 	if err != nil {
 		j := model.Errored(err.Error())
-		return []model.Result{staticCheck.Result(j), gamedCheck.Result(j)}
+		return []model.Result{staticCheck.Result(j), gamedCheck.Result(j)}, nil
 	}
 	var tenantPolicies []networkingv1.NetworkPolicy
 	for _, p := range inv.Policies {
@@ -115,7 +115,8 @@ func staticResults(c *kube.Client, inv *inventory, err error) []model.Result {
 			tenantPolicies = append(tenantPolicies, p)
 		}
 	}
-	return []model.Result{judgeStatic(c, inv.Tenants, tenantPolicies, inv.MaxShapes), judgeGamed(c, tenantPolicies)}
+	static, open := judgeStatic(c, inv.Tenants, tenantPolicies, inv.MaxShapes)
+	return []model.Result{static, judgeGamed(c, tenantPolicies)}, open
 }
 
 func readSpace(ctx context.Context, c *kube.Client, p Peer, maxShapes int) (tenantSpace, []networkingv1.NetworkPolicy, error) {
@@ -148,7 +149,7 @@ func readSpace(ctx context.Context, c *kube.Client, p Peer, maxShapes int) (tena
 
 // outsiderSpace stands for every namespace of no tenant (no labels, no
 // policy): the guide denies them every tenant, as it denies other tenants.
-var outsiderSpace = tenantSpace{Tenant: "", Namespace: "(a namespace of no tenant)"}
+var outsiderSpace = tenantSpace{Tenant: "", Namespace: noTenant}
 
 // source is one way a tenant's traffic starts: a workload shape, or a new
 // pod with no labels (what any tenant can start at any time).
@@ -176,11 +177,12 @@ func describeShape(sh netpol.Shape) string {
 
 // judgeStatic evaluates every (source of tenant A, port of a workload of
 // tenant B) pair, A != B.
-func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) model.Result {
+func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) (model.Result, []model.WorkloadPath) {
 	var open []string
+	var paths []model.WorkloadPath
 	var ev []model.Evidence
 	var untested []string
-	paths, targets := 0, 0
+	npaths, targets := 0, 0
 	for _, b := range spaces {
 		targets += len(b.Shapes)
 		for _, u := range b.Untested {
@@ -194,7 +196,7 @@ func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.N
 						continue
 					}
 					for _, src := range sources(a) {
-						paths++
+						npaths++
 						v := netpol.Evaluate(policies, netpol.Connection{From: netpol.Peer{Pod: src.pod}, To: netpol.Peer{Pod: dest},
 							Port: port.ContainerPort, Protocol: port.Protocol})
 						if !v.Allowed() {
@@ -202,6 +204,10 @@ func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.N
 						}
 						line := fmt.Sprintf("%s -> %s port %d/%s: %s", src.name, describeShape(tb), port.ContainerPort, port.Protocol, why(v, b.Namespace, a.Namespace))
 						open = append(open, line)
+						paths = append(paths, model.WorkloadPath{From: shapeName(a.Namespace, src.pod.Labels), FromTenant: a.Tenant,
+							To: shapeName(b.Namespace, tb.Labels), ToTenant: b.Tenant, Port: int(port.ContainerPort),
+							Protocol: model.Protocol(port.Protocol), Intended: model.ReachBlocked, Policy: model.ReachAllowed,
+							PolicyWhy: why(v, b.Namespace, a.Namespace)})
 						ev = append(ev, model.Evidence{Action: "evaluate the NetworkPolicies for this path", From: a.Namespace, To: b.Namespace,
 							Raw: line, Attempts: 1, Repro: c.ReproKubectl(fmt.Sprintf("get networkpolicy -n %s -o yaml; %s get networkpolicy -n %s -o yaml", b.Namespace, c.Kubectl(), a.Namespace))})
 					}
@@ -220,16 +226,16 @@ func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.N
 	case targets == 0:
 		j = model.Skipped("no workload in the tenant namespaces serves a port to evaluate (a provisioned run's tenants hold only tenantcheck's probes)")
 	default:
-		j = model.Held(fmt.Sprintf("policy blocks all %d cross-tenant paths to %d workload shape(s)", paths, targets))
+		j = model.Held(fmt.Sprintf("policy blocks all %d cross-tenant paths to %d workload shape(s)", npaths, targets))
 	}
 	if len(untested) > 0 && j.Verdict != model.VerdictSkipped {
 		j.Reason += fmt.Sprintf("; not evaluated (over %d shapes per namespace): %s", maxShapes, strings.Join(untested, ", "))
 	}
 	r := staticCheck.Result(j)
 	r.Expected = "no cross-tenant path allowed by policy"
-	r.Observed = fmt.Sprintf("%d of %d paths allowed", len(open), paths)
-	r.Evidence, r.Attempts = ev, paths
-	return r
+	r.Observed = fmt.Sprintf("%d of %d paths allowed", len(open), npaths)
+	r.Evidence, r.Attempts = ev, npaths
+	return r, paths
 }
 
 // why names what lets a path through on each side.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,8 +42,9 @@ func TestJudgeStatic(t *testing.T) {
 	}
 	guide := []networkingv1.NetworkPolicy{denyAll("a"), denyAll("b"), sameNS("a"), sameNS("b")}
 
-	r := judgeStatic(c, spaces, guide, DefaultMaxShapes)
+	r, open0 := judgeStatic(c, spaces, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictHeld, r.Verdict, r.Reason)
+	assert.Empty(t, open0)
 	assert.Contains(t, r.Reason, "all 10 cross-tenant paths to 3 workload shape(s)")
 
 	// B opens its api's gRPC port to every namespace; A's egress is open too.
@@ -53,8 +55,12 @@ func TestJudgeStatic(t *testing.T) {
 	egress := networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "egress-anywhere"},
 		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
-	r = judgeStatic(c, spaces, append(guide, open, egress), DefaultMaxShapes)
+	r, paths := judgeStatic(c, spaces, append(guide, open, egress), DefaultMaxShapes)
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
+	require.Len(t, paths, 3, "one structured path per open line")
+	assert.Equal(t, model.WorkloadPath{From: "a/{app=worker}", FromTenant: "tenant-a", To: "b/{app=api}", ToTenant: "tenant-b", Port: 9090, Protocol: model.ProtocolTCP,
+		Intended: model.ReachBlocked, Policy: model.ReachAllowed, PolicyWhy: "ingress allowed by b/api-from-anywhere; egress allowed by a/egress-anywhere"}, paths[1])
+	assert.Equal(t, "(a namespace of no tenant)/(a new pod without labels)", paths[2].From)
 	assert.Contains(t, r.Reason, "a/{app=worker} (1 pod(s), e.g. p) -> b/{app=api} (1 pod(s), e.g. p) port 9090/TCP: ingress allowed by b/api-from-anywhere; egress allowed by a/egress-anywhere")
 	assert.Contains(t, r.Reason, "a/(a new pod without labels) -> b/{app=api}")
 	assert.Contains(t, r.Reason, "(a namespace of no tenant)/(a new pod without labels) -> b/{app=api}")
@@ -62,7 +68,7 @@ func TestJudgeStatic(t *testing.T) {
 	assert.Len(t, r.Evidence, 3)
 
 	// Without workloads there is nothing to judge.
-	r = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, guide, DefaultMaxShapes)
+	r, _ = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictSkipped, r.Verdict)
 }
 

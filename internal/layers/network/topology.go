@@ -133,6 +133,7 @@ type Path struct {
 	// evaluated): PolicyAllows, and which policies allow it, or "blocked".
 	Policy       string
 	PolicyAllows bool
+	PolicyWhy    string
 	// SourceControl is the key of the path whose success shows the source
 	// pod's own network works (it reaches its own namespace's server): a
 	// source that reaches nothing proves no block either.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/netpol"
@@ -119,7 +120,13 @@ func mimicPath(t *Topology, src origin, to Mimic, port corev1.ContainerPort) Pat
 		p.SourceControl = sc.Key()
 		p.controls = append(p.controls, sc)
 	}
-	p.PolicyAllows, p.Policy = t.policyOf(src.np, to.netpolPod(t.nsLabels(to.Peer.Namespace)), port.ContainerPort, port.Protocol)
+	p.PolicyAllows, p.PolicyWhy = t.policyOf(src.np, to.netpolPod(t.nsLabels(to.Peer.Namespace)), port.ContainerPort, port.Protocol)
+	if p.PolicyWhy != "" {
+		p.Policy = "blocked (" + p.PolicyWhy + ")"
+		if p.PolicyAllows {
+			p.Policy = "allowed (" + p.PolicyWhy + ")"
+		}
+	}
 	return p
 }
 
@@ -207,7 +214,7 @@ func (t *Topology) policyOf(from, to *netpol.Pod, port int32, proto corev1.Proto
 	}
 	v := netpol.Evaluate(t.Policies, netpol.Connection{From: netpol.Peer{Pod: from}, To: netpol.Peer{Pod: to}, Port: port, Protocol: proto})
 	if v.Allowed() {
-		return true, "allowed (" + why(v, to.Namespace, from.Namespace) + ")"
+		return true, why(v, to.Namespace, from.Namespace)
 	}
 	var sides []string
 	if !v.Ingress.Allowed() {
@@ -216,7 +223,83 @@ func (t *Topology) policyOf(from, to *netpol.Pod, port int32, proto corev1.Proto
 	if !v.Egress.Allowed() {
 		sides = append(sides, "no egress rule in "+from.Namespace+" lets it out")
 	}
-	return false, "blocked (" + strings.Join(sides, "; ") + ")"
+	return false, strings.Join(sides, "; ")
+}
+
+// shapeName names a workload shape the same way in the static and the live
+// columns: "namespace/{labels}", or "namespace/(a new pod without labels)".
+func shapeName(ns string, lbls map[string]string) string {
+	if len(lbls) == 0 {
+		return ns + "/(a new pod without labels)"
+	}
+	return fmt.Sprintf("%s/{%s}", ns, labels.Set(lbls).String())
+}
+
+// noTenant is how both columns name the run's namespace of no tenant.
+const noTenant = "(a namespace of no tenant)"
+
+// livePaths are the workload paths that policy or the dataplane opens, as
+// the live check saw them.
+func livePaths(t *Topology, obs map[string]*Observation) []model.WorkloadPath {
+	var out []model.WorkloadPath
+	for _, p := range workloadPaths(t) {
+		o := obs[p.Key()]
+		if o == nil {
+			continue
+		}
+		dataplane := model.ReachError
+		switch judgePath(model.ReachBlocked, o, obs).Verdict {
+		case model.VerdictBroken:
+			dataplane = model.ReachAllowed
+		case model.VerdictHeld:
+			dataplane = model.ReachBlocked
+		}
+		if !p.PolicyAllows && dataplane != model.ReachAllowed {
+			continue
+		}
+		from := p.FromPod.String()
+		for _, m := range t.Mimics {
+			if m.Pod.Namespace == p.FromPod.Namespace && m.Pod.Name == p.FromPod.Name {
+				ns := m.Peer.Namespace
+				if m.Peer.Role == RoleOutsider {
+					ns = noTenant
+				}
+				from = shapeName(ns, m.Shape.Labels)
+			}
+		}
+		w := model.WorkloadPath{From: from, FromTenant: p.From.Tenant, Port: p.Port, Protocol: model.Protocol(strings.ToUpper(string(p.Protocol))),
+			Intended: model.ReachBlocked, Policy: model.ReachBlocked, PolicyWhy: p.PolicyWhy, Dataplane: dataplane}
+		if p.PolicyAllows {
+			w.Policy = model.ReachAllowed
+		}
+		for _, m := range t.Mimics {
+			if m.Pod.String() == p.ToPod {
+				w.To, w.ToTenant = shapeName(m.Peer.Namespace, m.Shape.Labels), m.Peer.Tenant
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// mergePaths keeps every live path and adds the static ones the live
+// probe did not try (their dataplane column stays empty).
+func mergePaths(live, static []model.WorkloadPath) []model.WorkloadPath {
+	key := func(w model.WorkloadPath) string { return fmt.Sprintf("%s>%s:%d/%s", w.From, w.To, w.Port, w.Protocol) }
+	seen := map[string]bool{}
+	for _, w := range live {
+		seen[key(w)] = true
+	}
+	out := slices.Clone(live)
+	for _, w := range static {
+		if !seen[key(w)] {
+			out = append(out, w)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b model.WorkloadPath) int {
+		return strings.Compare(a.Pair()+a.To+a.From, b.Pair()+b.To+b.From)
+	})
+	return out
 }
 
 // mimicControlPaths are the controls of the mimic paths, for the plan.
