@@ -61,7 +61,7 @@ type Report struct {
 	// WorkloadPaths are the paths to tenants' real workloads that policy or
 	// the dataplane opens (audit mode).
 	WorkloadPaths []WorkloadPath `json:"workloadPaths,omitempty"`
-	Timings    []PhaseTiming  `json:"timings,omitempty"`
+	Timings       []PhaseTiming  `json:"timings,omitempty"`
 	// EnforcementLatency is how long a freshly applied NetworkPolicy took to
 	// be enforced, when the run measured it.
 	EnforcementLatency Millis `json:"enforcementLatencyMs,omitempty"`

@@ -78,7 +78,7 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 	return layer.Output{
 		Results: append(out.Results, static...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
 		WorkloadPaths: mergePaths(out.WorkloadPaths, open),
-		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
+		Phases:        []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
 
