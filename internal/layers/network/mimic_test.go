@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,10 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/netpol"
@@ -312,4 +315,26 @@ func TestWorkloadPathsForTheReport(t *testing.T) {
 	assert.Equal(t, model.ReachAllowed, merged[1].Dataplane)
 	assert.Empty(t, merged[0].Dataplane, "the cache was not mimicked: static only")
 	assert.Contains(t, merged[0].Columns(), "dataplane not probed live")
+}
+
+func TestAdminPolicies(t *testing.T) {
+	o := unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": "sensitive-deny"},
+		"spec": map[string]any{"tier": "Admin", "priority": int64(10),
+			"subject": map[string]any{"namespaces": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "b"}}},
+			"ingress": []any{map[string]any{"action": "Deny", "name": "deny-all"}},
+			"egress":  []any{map[string]any{"action": "Accept", "name": "dns"}},
+		}}}
+	p := adminPolicyOf(o)
+	assert.Equal(t, "ClusterNetworkPolicy sensitive-deny: tier Admin, priority 10, subject {namespaces={matchLabels={kubernetes.io/metadata.name=b}}}, rules: ingress Deny deny-all; egress Accept dns", p.String())
+
+	c := &kube.Client{}
+	r := withAdminPolicies(c, staticCheck.Result(model.Held("policy blocks all 4 cross-tenant paths")), []AdminPolicy{p}, nil)
+	assert.Contains(t, r.Reason, "; 1 admin-tier ClusterNetworkPolicy(ies), not evaluated here")
+	assert.Contains(t, r.Reason, "sensitive-deny (Admin 10)")
+	require.Len(t, r.Evidence, 1)
+	assert.Equal(t, p.String(), r.Evidence[0].Raw)
+	r = withAdminPolicies(c, staticCheck.Result(model.Held("x")), nil, errors.New("forbidden"))
+	assert.Contains(t, r.Reason, "could not be read (forbidden)")
+	assert.Equal(t, "x", withAdminPolicies(c, staticCheck.Result(model.Held("x")), nil, nil).Reason, "none: nothing said")
 }

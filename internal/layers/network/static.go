@@ -40,6 +40,7 @@ var staticPermissions = []kube.Permission{
 	{Verb: "list", Resource: "pods"},
 	{Verb: "list", Resource: "services"},
 	{Verb: "list", Group: "networking.k8s.io", Resource: "networkpolicies"},
+	adminPermission,
 }
 
 // tenantSpace is one tenant namespace as the static checks see it.
@@ -60,6 +61,11 @@ type inventory struct {
 	// NamespaceLabels of every namespace read (tenants' and shared ones).
 	NamespaceLabels map[string]map[string]string
 	MaxShapes       int
+	// Admin are the cluster's admin-tier ClusterNetworkPolicies (where
+	// served), listed beside the static check; AdminErr says why they could
+	// not be read.
+	Admin    []AdminPolicy
+	AdminErr error
 }
 
 // readInventory reads every tenant namespace's pods, Services, policies and
@@ -81,6 +87,7 @@ func readInventory(ctx context.Context, c *kube.Client, peers []Peer, maxShapes 
 			inv.Tenants = append(inv.Tenants, s)
 		}
 	}
+	inv.Admin, _, inv.AdminErr = readAdminPolicies(ctx, c)
 	return inv, nil
 }
 
@@ -116,6 +123,7 @@ func staticResults(c *kube.Client, inv *inventory, err error) ([]model.Result, [
 		}
 	}
 	static, open := judgeStatic(c, inv.Tenants, tenantPolicies, inv.MaxShapes)
+	static = withAdminPolicies(c, static, inv.Admin, inv.AdminErr)
 	return []model.Result{static, judgeGamed(c, tenantPolicies)}, open
 }
 
