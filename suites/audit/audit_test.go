@@ -292,16 +292,21 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 			assert.Contains(t, gamed.Reason, "NetworkPolicy audit-tenant-b/api-from-anywhere selects on tenantcheck.io/probe")
 			live = result(rep, "network/workloads-isolated")
 			assert.Equal(t, model.VerdictBroken, live.Verdict, "the live probe is not fooled: %s", live.Reason)
+			assert.Contains(t, live.Reason, "2 of ")
 			assert.Contains(t, live.Reason, "-> audit-tenant-b/{app=api,tier=backend} TCP/9090 via pod IP: allowed, expected blocked")
 			assert.Contains(t, live.Reason, "policy: allowed (ingress allowed by audit-tenant-b/api-from-anywhere")
 			assert.NotContains(t, live.Reason, "the CNI does not enforce it")
-			require.Len(t, rep.WorkloadPaths, 1, "the report lists the one open path, static and live as one: %+v", rep.WorkloadPaths)
-			wp := rep.WorkloadPaths[0]
-			assert.Equal(t, "(a namespace of no tenant)/(a new pod without labels)", wp.From)
-			assert.Equal(t, "audit-tenant-b/{app=api,tier=backend}", wp.To)
-			assert.Equal(t, []any{9090, model.ProtocolTCP, model.ReachBlocked, model.ReachAllowed, model.ReachAllowed},
-				[]any{wp.Port, wp.Protocol, wp.Intended, wp.Policy, wp.Dataplane})
-			assert.Contains(t, wp.PolicyWhy, "ingress allowed by audit-tenant-b/api-from-anywhere")
+			require.Len(t, rep.WorkloadPaths, 2, "the report lists the open paths, static and live as one: %+v", rep.WorkloadPaths)
+			var from []string
+			for _, wp := range rep.WorkloadPaths {
+				from = append(from, wp.From)
+				assert.Equal(t, "audit-tenant-b/{app=api,tier=backend}", wp.To)
+				assert.Equal(t, []any{9090, model.ProtocolTCP, model.ReachBlocked, model.ReachAllowed, model.ReachAllowed},
+					[]any{wp.Port, wp.Protocol, wp.Intended, wp.Policy, wp.Dataplane})
+				assert.Contains(t, wp.PolicyWhy, "ingress allowed by audit-tenant-b/api-from-anywhere")
+			}
+			assert.ElementsMatch(t, []string{"(a namespace of no tenant)/(a new pod without labels)", "audit-vault/(a new pod without labels)"}, from,
+				"a new pod in a namespace of no tenant, and one in the shared namespace not allowed to tenant-b")
 			for _, e := range live.Evidence {
 				if e.Verdict == model.VerdictBroken {
 					assert.Equal(t, "audit-tenant-b/tc-mimic-", e.To[:len("audit-tenant-b/tc-mimic-")], "only the api breaks: %s", e.To)

@@ -42,7 +42,8 @@ import (
 //
 // Mimic 0 of a namespace has no labels and no ports: a new pod without
 // labels, which any tenant can start at any time, as a source. The run's
-// namespace of no tenant (the outsider) gets one too.
+// namespace of no tenant (the outsider) and the shared namespaces get one
+// too.
 
 // Mimic names and marks.
 const (
@@ -210,10 +211,13 @@ func deployMimics(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeS
 			todo = append(todo, pending{peer: peer, m: m, name: pod.Name})
 		}
 	}
-	// A namespace of no tenant starts a new pod without labels too: a policy
-	// written around tenantcheck's labels cannot tell it from any pod.
-	if o := slices.IndexFunc(peers, func(p Peer) bool { return p.Role == RoleOutsider }); o >= 0 && len(todo) > 0 {
-		peer := peers[o]
+	// A namespace of no tenant and every shared namespace start a new pod
+	// without labels too: a policy written around tenantcheck's labels
+	// cannot tell it from any pod there.
+	for _, peer := range peers {
+		if len(todo) == 0 || (peer.Role != RoleOutsider && peer.Role != RoleShared) {
+			continue
+		}
 		blank := plannedMimic{shape: netpol.Shape{Namespace: peer.Namespace, Labels: map[string]string{}}, labels: map[string]string{}}
 		owner, err := cs.CoreV1().Services(peer.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
 		if err == nil {
@@ -221,9 +225,9 @@ func deployMimics(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeS
 		}
 		if err != nil {
 			notMimicked = append(notMimicked, fmt.Sprintf("%s: no pod without labels: %v", peer.Namespace, err))
-		} else {
-			todo = append(todo, pending{peer: peer, m: blank, name: MimicName(0)})
+			continue
 		}
+		todo = append(todo, pending{peer: peer, m: blank, name: MimicName(0)})
 	}
 	for _, p := range todo {
 		pod, err := waitMimic(ctx, cs, p.peer.Namespace, p.name, cfg.ReadyTimeout)

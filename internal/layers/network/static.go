@@ -50,6 +50,8 @@ type tenantSpace struct {
 	Shapes            []netpol.Shape
 	Untested          []netpol.Shape
 	Services          []corev1.Service
+	// AllowedTo: for a shared namespace, the tenants it may reach.
+	AllowedTo []string
 }
 
 // inventory is what the tenants run and the policies that govern it, read
@@ -57,6 +59,9 @@ type tenantSpace struct {
 // copy its workload shapes.
 type inventory struct {
 	Tenants  []tenantSpace
+	// Shared are the shared namespaces: sources that must not reach the
+	// tenants they are not allowed to.
+	Shared   []tenantSpace
 	Policies []networkingv1.NetworkPolicy
 	// NamespaceLabels of every namespace read (tenants' and shared ones).
 	NamespaceLabels map[string]map[string]string
@@ -85,6 +90,9 @@ func readInventory(ctx context.Context, c *kube.Client, peers []Peer, maxShapes 
 		inv.Policies = append(inv.Policies, pols...)
 		if p.Role == model.RoleTenant {
 			inv.Tenants = append(inv.Tenants, s)
+		} else {
+			s.AllowedTo = p.AllowedTo
+			inv.Shared = append(inv.Shared, s)
 		}
 	}
 	inv.Admin, _, inv.AdminErr = readAdminPolicies(ctx, c)
@@ -122,7 +130,7 @@ func staticResults(c *kube.Client, inv *inventory, err error) ([]model.Result, [
 			tenantPolicies = append(tenantPolicies, p)
 		}
 	}
-	static, open := judgeStatic(c, inv.Tenants, tenantPolicies, inv.MaxShapes)
+	static, open := judgeStatic(c, inv.Tenants, inv.Shared, inv.Policies, inv.MaxShapes)
 	static = withAdminPolicies(c, static, inv.Admin, inv.AdminErr)
 	return []model.Result{static, judgeGamed(c, tenantPolicies)}, open
 }
@@ -183,9 +191,10 @@ func describeShape(sh netpol.Shape) string {
 	return fmt.Sprintf("%s/{%s} (%d pod(s), e.g. %s)", sh.Namespace, labels.Set(sh.Labels).String(), sh.Pods, sh.Example)
 }
 
-// judgeStatic evaluates every (source of tenant A, port of a workload of
-// tenant B) pair, A != B.
-func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) (model.Result, []model.WorkloadPath) {
+// judgeStatic evaluates every (source, port of a workload of tenant B)
+// pair, the sources being tenant A's (A != B), a namespace of no tenant's
+// and those of the shared namespaces not allowed to B.
+func judgeStatic(c *kube.Client, spaces, shared []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) (model.Result, []model.WorkloadPath) {
 	var open []string
 	var paths []model.WorkloadPath
 	var ev []model.Evidence
@@ -199,8 +208,8 @@ func judgeStatic(c *kube.Client, spaces []tenantSpace, policies []networkingv1.N
 		for _, tb := range b.Shapes {
 			dest := shapePod(b, tb)
 			for _, port := range tb.Ports {
-				for _, a := range append(spaces, outsiderSpace) {
-					if a.Tenant == b.Tenant {
+				for _, a := range slices.Concat(spaces, []tenantSpace{outsiderSpace}, shared) {
+					if (a.Tenant != "" && a.Tenant == b.Tenant) || slices.Contains(a.AllowedTo, b.Tenant) {
 						continue
 					}
 					for _, src := range sources(a) {

@@ -42,7 +42,7 @@ func TestJudgeStatic(t *testing.T) {
 	}
 	guide := []networkingv1.NetworkPolicy{denyAll("a"), denyAll("b"), sameNS("a"), sameNS("b")}
 
-	r, open0 := judgeStatic(c, spaces, guide, DefaultMaxShapes)
+	r, open0 := judgeStatic(c, spaces, nil, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictHeld, r.Verdict, r.Reason)
 	assert.Empty(t, open0)
 	assert.Contains(t, r.Reason, "all 10 cross-tenant paths to 3 workload shape(s)")
@@ -55,7 +55,7 @@ func TestJudgeStatic(t *testing.T) {
 	egress := networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "egress-anywhere"},
 		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
-	r, paths := judgeStatic(c, spaces, append(guide, open, egress), DefaultMaxShapes)
+	r, paths := judgeStatic(c, spaces, nil, append(guide, open, egress), DefaultMaxShapes)
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
 	require.Len(t, paths, 3, "one structured path per open line")
 	assert.Equal(t, model.WorkloadPath{From: "a/{app=worker}", FromTenant: "tenant-a", To: "b/{app=api}", ToTenant: "tenant-b", Port: 9090, Protocol: model.ProtocolTCP,
@@ -68,7 +68,7 @@ func TestJudgeStatic(t *testing.T) {
 	assert.Len(t, r.Evidence, 3)
 
 	// Without workloads there is nothing to judge.
-	r, _ = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, guide, DefaultMaxShapes)
+	r, _ = judgeStatic(c, []tenantSpace{space("tenant-a", "a"), space("tenant-b", "b")}, nil, guide, DefaultMaxShapes)
 	assert.Equal(t, model.VerdictSkipped, r.Verdict)
 }
 
@@ -83,4 +83,25 @@ func TestJudgeGamed(t *testing.T) {
 	r := judgeGamed(c, []networkingv1.NetworkPolicy{denyAll("b"), hide})
 	assert.Equal(t, model.VerdictBroken, r.Verdict)
 	assert.Contains(t, r.Reason, "NetworkPolicy b/open-but-not-to-probes selects on tenantcheck.io/probe")
+}
+
+// A shared namespace is a source for the tenants it is not allowed to: a
+// policy opening tenant-b's api to it is Broken; the same opening in
+// tenant-a, which it serves, is intended.
+func TestJudgeStaticSharedSources(t *testing.T) {
+	api := shape("b", map[string]string{"app": "api"}, corev1.ContainerPort{ContainerPort: 9090, Protocol: corev1.ProtocolTCP})
+	worker := shape("a", map[string]string{"app": "worker"}, corev1.ContainerPort{ContainerPort: 5000, Protocol: corev1.ProtocolTCP})
+	spaces := []tenantSpace{space("tenant-a", "a", worker), space("tenant-b", "b", api)}
+	monitoring := tenantSpace{Namespace: "monitoring", Labels: map[string]string{corev1.LabelMetadataName: "monitoring"}, AllowedTo: []string{"tenant-a"}}
+	fromMonitoring := func(ns string) networkingv1.NetworkPolicy {
+		return networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "from-monitoring"},
+			Spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "monitoring"}}}}}}}}
+	}
+	policies := []networkingv1.NetworkPolicy{denyAll("a"), denyAll("b"), fromMonitoring("a"), fromMonitoring("b")}
+	r, paths := judgeStatic(&kube.Client{}, spaces, []tenantSpace{monitoring}, policies, DefaultMaxShapes)
+	assert.Equal(t, model.VerdictBroken, r.Verdict)
+	require.Len(t, paths, 1, "%+v", paths)
+	assert.Equal(t, "monitoring/(a new pod without labels)", paths[0].From)
+	assert.Equal(t, "b/{app=api}", paths[0].To)
 }
