@@ -58,7 +58,7 @@ type tenantSpace struct {
 // before any probe pod exists: the static checks judge it, and the mimics
 // copy its workload shapes.
 type inventory struct {
-	Tenants  []tenantSpace
+	Tenants []tenantSpace
 	// Shared are the shared namespaces: sources that must not reach the
 	// tenants they are not allowed to.
 	Shared   []tenantSpace
