@@ -132,9 +132,12 @@ func (f *inClusterFlags) after(ctx context.Context, s Streams, c *kube.Client, r
 	var errs []error
 	if f.reportCM != "" {
 		ns, name, _ := splitRef("report-configmap", f.reportCM)
-		prev, err := incluster.StoreReport(ctx, c.Clientset, ns, name, rep)
+		stored, err := incluster.StoreReport(ctx, c.Clientset, ns, name, rep)
 		errs = append(errs, err)
-		if prev != nil {
+		if stored.Note != "" {
+			fmt.Fprintf(s.Err, "report configmap %s/%s: %s\n", ns, name, stored.Note)
+		}
+		if prev := stored.Previous; prev != nil {
 			d := diff.Compare(prev, rep)
 			fmt.Fprintln(s.Err, "changes since the previous run:")
 			errs = append(errs, d.Render(s.Err))

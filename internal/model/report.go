@@ -40,6 +40,9 @@ type Metadata struct {
 	// CleanupError says what the run could not remove after it judged; the
 	// verdicts stand (a Broken run still exits 1).
 	CleanupError string `json:"cleanupError,omitempty"`
+	// StorageNote says what was left out when the report was stored (an
+	// in-cluster report too large for its ConfigMap keeps its summary).
+	StorageNote string `json:"storageNote,omitempty"`
 }
 
 // PhaseTiming is the wall time of one phase of the run (plan, provision,

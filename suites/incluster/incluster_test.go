@@ -131,7 +131,8 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 
 			cm, err := cs.CoreV1().ConfigMaps(sysNS).Get(ctx, "tenantcheck-report", metav1.GetOptions{})
 			require.NoError(t, err)
-			inCluster, err := model.DecodeReport(strings.NewReader(cm.Data[incluster.KeyLatest]))
+			inCluster, _ := incluster.LoadReports(cm)
+			require.NotNil(t, inCluster, "the Job stored its report")
 			require.NoError(t, err)
 
 			opts := suitekit.Options(t)
