@@ -31,6 +31,10 @@ type Layer struct {
 	// (an audit's tenant namespaces), always labelled with the run's labels:
 	// cleanup and the sweep of crashed runs remove them by label.
 	Creates []schema.GroupVersionResource
+	// Footprint says, for an audit's opening lines, what Run puts into an
+	// audited tenant namespace and for how long ("" for nothing: reads,
+	// dry-runs and tokens only).
+	Footprint string
 	// PlacesPods: the layer runs pods in the tenants' namespaces (an audit's
 	// --no-pods leaves it out).
 	PlacesPods bool

@@ -225,6 +225,11 @@ func provisionTenants(ctx context.Context, cs kubernetes.Interface, run *Run) er
 		run.say("provisioned %d namespaces as the guide's baseline (run %s)", len(run.Roster.Members), run.ID)
 	} else {
 		run.say("audit of %s (run %s): created only %s", strings.Join(run.Roster.Foreign(), ", "), run.ID, strings.Join(run.Roster.Owned(), ", "))
+		for _, l := range run.layers {
+			if l.Footprint != "" {
+				run.say("%s puts into the audited namespaces: %s", l.ID, l.Footprint)
+			}
+		}
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ var Layer = layer.Layer{
 		{Group: kustomizationsGR.Group, Version: "v1", Resource: kustomizationsGR.Resource},
 		{Group: externalArtifactsGR.Group, Version: "v1", Resource: externalArtifactsGR.Resource},
 	},
-	Run: runLayer,
+	Footprint: "where Flux runs: an ExternalArtifact in each of two tenants and three Kustomizations in one (labelled with the run, deleted at its end), which the real kustomize-controller reconciles",
+	Run:       runLayer,
 }
 
 // permissions: detect Flux by its CRDs, read the controllers' args and the
