@@ -27,6 +27,9 @@ type Member struct {
 	Role   Role   `json:"role"`
 	// AllowedTo lists the tenants a shared namespace may reach.
 	AllowedTo []string `json:"allowedTo,omitempty"`
+	// IngressPorts: for a tenant namespace, the ports of its workloads its
+	// shared namespaces may reach ("8080/TCP"); empty means any.
+	IngressPorts []string `json:"ingressPorts,omitempty"`
 	// AllowedFrom lists the tenants that may reach a shared namespace.
 	AllowedFrom []string `json:"allowedFrom,omitempty"`
 	// PodSecurity is what a tenant namespace's pods are held to (from the

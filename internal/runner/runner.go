@@ -186,7 +186,7 @@ func roster(orig, run *spec.Spec, id string, mode model.Mode) model.Roster {
 				ps = model.PodSecurityExpectation{Level: d.Level, EnforcedBy: slices.Clone(d.EnforcedBy)}
 			}
 			r.Members = append(r.Members, model.Member{Display: orig.Tenants[i].Namespaces[k], Namespace: ns, Tenant: t.Name,
-				Role: model.RoleTenant, Owned: provisioned, PodSecurity: ps})
+				Role: model.RoleTenant, Owned: provisioned, PodSecurity: ps, IngressPorts: orig.Tenants[i].NormalizedIngressPorts()})
 		}
 	}
 	for i, sh := range run.Shared {

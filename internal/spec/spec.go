@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -59,6 +60,40 @@ type Tenant struct {
 	// enforces it; nil means the guide's: restricted, by the namespace's
 	// Pod Security Admission labels.
 	PodSecurity *PodSecurity `json:"podSecurity,omitempty" yaml:"podSecurity,omitempty"`
+	// IngressPorts are the ports of the tenant's workloads the shared
+	// namespaces allowed to it (allowedTo) may reach: "8080", "443/TCP",
+	// "5353/UDP" (TCP when left out). Empty: any port of them. With it, the
+	// shared namespace must reach the workloads on these ports and no other.
+	IngressPorts []string `json:"ingressPorts,omitempty" yaml:"ingressPorts,omitempty"`
+}
+
+// ParsePort reads "8080", "8080/TCP" or "5353/udp" as a port and an upper
+// case protocol.
+func ParsePort(s string) (int, string, error) {
+	num, proto, ok := strings.Cut(s, "/")
+	if !ok {
+		proto = "TCP"
+	}
+	proto = strings.ToUpper(proto)
+	n, err := strconv.Atoi(num)
+	switch {
+	case err != nil || n < 1 || n > 65535:
+		return 0, "", fmt.Errorf("%q: want a port number 1-65535, optionally /TCP or /UDP", s)
+	case proto != "TCP" && proto != "UDP":
+		return 0, "", fmt.Errorf("%q: protocol %q is not TCP or UDP", s, proto)
+	}
+	return n, proto, nil
+}
+
+// NormalizedIngressPorts are t's ingress ports as "8080/TCP".
+func (t Tenant) NormalizedIngressPorts() []string {
+	var out []string
+	for _, p := range t.IngressPorts {
+		if n, proto, err := ParsePort(p); err == nil {
+			out = append(out, fmt.Sprintf("%d/%s", n, proto))
+		}
+	}
+	return out
 }
 
 // PodSecurity declares the Pod Security Standard level a tenant's pods are
@@ -219,6 +254,7 @@ func (s *Spec) DeepCopy() *Spec {
 		out.Tenants[i].Namespaces = slices.Clone(out.Tenants[i].Namespaces)
 		out.Tenants[i].Users = slices.Clone(out.Tenants[i].Users)
 		out.Tenants[i].Groups = slices.Clone(out.Tenants[i].Groups)
+		out.Tenants[i].IngressPorts = slices.Clone(out.Tenants[i].IngressPorts)
 		if ps := out.Tenants[i].PodSecurity; ps != nil {
 			c := *ps
 			c.EnforcedBy = slices.Clone(ps.EnforcedBy)

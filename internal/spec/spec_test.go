@@ -117,6 +117,8 @@ func TestSharedServices(t *testing.T) {
 	assert.Equal(t, []string{"vault", "registry-proxy"}, s.SharedServicesOf("tenant-a"))
 	assert.Equal(t, []string{"registry-proxy"}, s.SharedServicesOf("tenant-b"))
 	assert.Equal(t, []string{"ingress-shared"}, s.SharedFor("tenant-b"))
+	assert.Equal(t, []string{"8080/TCP", "9090/TCP"}, s.Tenants[1].NormalizedIngressPorts())
+	assert.Empty(t, s.Tenants[0].NormalizedIngressPorts())
 	run, err := s.WithRunSuffix("x7k2p")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"tenant-a"}, run.Shared[1].AllowedFrom, "the run keeps who may call what")

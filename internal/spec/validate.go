@@ -77,6 +77,11 @@ func (s *Spec) validateTenants(add addFunc) map[string]string {
 				}
 			}
 		}
+		for k, port := range t.IngressPorts {
+			if _, _, err := ParsePort(port); err != nil {
+				add(fmt.Sprintf("%s.ingressPorts[%d]", path, k), "%v", err)
+			}
+		}
 		for k, ns := range t.Namespaces {
 			nsPath := fmt.Sprintf("%s.namespaces[%d]", path, k)
 			checkName(add, nsPath, "namespace name", ns)

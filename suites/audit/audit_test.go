@@ -183,8 +183,9 @@ func TestAuditDiscovery(t *testing.T) {
 
 // Issue 11: tenants that run their own workloads (three shapes each, their
 // own labels and ports, one UDP, none on tenantcheck's 8080 only), tenant-b
-// admitting the shared ingress to its app=web pods only, tenant-a declared
-// to call a shared Vault namespace and tenant-b calling it undeclared.
+// admitting the shared ingress to its app=web pods only (and declaring 8080
+// its one ingress port), tenant-a declared to call a shared Vault namespace
+// and tenant-b calling it undeclared.
 //   - On the guide's policies the static and live workload checks hold, the
 //     shared ingress holds through the web workload, and only tenant-b's
 //     egress to the Vault namespace breaks.
@@ -203,6 +204,7 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 			cs := suitekit.Client(ctx, t).Clientset
 			s := realTenants(ctx, t, cs, func(s *spec.Spec) {
 				s.Shared = append(s.Shared, spec.Shared{Namespace: "audit-vault", AllowedFrom: []string{"tenant-a"}})
+				s.Tenants[1].IngressPorts = []string{"8080"} // the ingress serves tenant-b's web, nothing else
 			})
 			require.NoError(t, suitekit.ApplyFixtureTo(ctx, t, "shop-workloads", "audit-tenant-a", "audit-tenant-b"))
 			webOnly(ctx, t, cs)
@@ -292,11 +294,11 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 			assert.Contains(t, gamed.Reason, "NetworkPolicy audit-tenant-b/api-from-anywhere selects on tenantcheck.io/probe")
 			live = result(rep, "network/workloads-isolated")
 			assert.Equal(t, model.VerdictBroken, live.Verdict, "the live probe is not fooled: %s", live.Reason)
-			assert.Contains(t, live.Reason, "2 of ")
+			assert.Contains(t, live.Reason, "3 of ", "from the namespace of no tenant, the Vault namespace, and the ingress: 9090 is no ingress port of tenant-b")
 			assert.Contains(t, live.Reason, "-> audit-tenant-b/{app=api,tier=backend} TCP/9090 via pod IP: allowed, expected blocked")
 			assert.Contains(t, live.Reason, "policy: allowed (ingress allowed by audit-tenant-b/api-from-anywhere")
 			assert.NotContains(t, live.Reason, "the CNI does not enforce it")
-			require.Len(t, rep.WorkloadPaths, 2, "the report lists the open paths, static and live as one: %+v", rep.WorkloadPaths)
+			require.Len(t, rep.WorkloadPaths, 3, "the report lists the open paths, static and live as one: %+v", rep.WorkloadPaths)
 			var from []string
 			for _, wp := range rep.WorkloadPaths {
 				from = append(from, wp.From)
@@ -305,8 +307,9 @@ func TestAuditJudgesTenantsWorkloads(t *testing.T) {
 					[]any{wp.Port, wp.Protocol, wp.Intended, wp.Policy, wp.Dataplane})
 				assert.Contains(t, wp.PolicyWhy, "ingress allowed by audit-tenant-b/api-from-anywhere")
 			}
-			assert.ElementsMatch(t, []string{"(a namespace of no tenant)/(a new pod without labels)", "audit-vault/(a new pod without labels)"}, from,
-				"a new pod in a namespace of no tenant, and one in the shared namespace not allowed to tenant-b")
+			assert.ElementsMatch(t, []string{"(a namespace of no tenant)/(a new pod without labels)", "audit-vault/(a new pod without labels)",
+				"audit-ingress/(a new pod without labels)"}, from,
+				"a new pod in a namespace of no tenant, one in the shared namespace not allowed to tenant-b, one in the ingress, allowed on 8080 only")
 			for _, e := range live.Evidence {
 				if e.Verdict == model.VerdictBroken {
 					assert.Equal(t, "audit-tenant-b/tc-mimic-", e.To[:len("audit-tenant-b/tc-mimic-")], "only the api breaks: %s", e.To)

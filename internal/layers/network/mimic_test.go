@@ -338,3 +338,28 @@ func TestAdminPolicies(t *testing.T) {
 	assert.Contains(t, r.Reason, "could not be read (forbidden)")
 	assert.Equal(t, "x", withAdminPolicies(c, staticCheck.Result(model.Held("x")), nil, nil).Reason, "none: nothing said")
 }
+
+// A tenant that declares its ingress ports: the shared namespace allowed to
+// it must not reach its workloads on any other port (it becomes a source
+// of workloads-isolated for those), and shared-ingress-allowed looks for it
+// on the declared ones only.
+func TestDeclaredIngressPorts(t *testing.T) {
+	top := mimicTopology(t)
+	top.Peers[1].IngressPorts = []string{"8080/TCP"}
+	for i := range top.Mimics {
+		if top.Mimics[i].Peer.Namespace == top.Peers[1].Namespace {
+			top.Mimics[i].Peer = top.Peers[1]
+		}
+	}
+	var fromIngress []string
+	for _, p := range workloadPaths(top) {
+		if p.From.Role == RoleShared {
+			fromIngress = append(fromIngress, fmt.Sprintf("%s:%d", p.ToPod, p.Port))
+		}
+	}
+	assert.Equal(t, []string{"tenant-b-x1/tc-mimic-1:9090"}, fromIngress, "the api's 9090 is not declared: the ingress must not reach it")
+	for _, p := range sharedWorkloadPaths(top) {
+		assert.NotEqual(t, "tenant-b-x1", p.ToNamespace, "no declared port of tenant-b is served by a mimic")
+	}
+	assert.NotEmpty(t, sharedWorkloadPaths(top), "tenant-a declares none: any port")
+}

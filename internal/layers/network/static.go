@@ -52,6 +52,8 @@ type tenantSpace struct {
 	Services          []corev1.Service
 	// AllowedTo: for a shared namespace, the tenants it may reach.
 	AllowedTo []string
+	// Peer is the roster's member.
+	Peer Peer
 }
 
 // inventory is what the tenants run and the policies that govern it, read
@@ -137,7 +139,7 @@ func staticResults(c *kube.Client, inv *inventory, err error) ([]model.Result, [
 
 func readSpace(ctx context.Context, c *kube.Client, p Peer, maxShapes int) (tenantSpace, []networkingv1.NetworkPolicy, error) {
 	ns := p.Namespace
-	s := tenantSpace{Tenant: p.Tenant, Namespace: ns}
+	s := tenantSpace{Tenant: p.Tenant, Namespace: ns, Peer: p}
 	n, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err != nil {
 		return s, nil, kube.Explain(err, "read namespace "+ns)
@@ -193,7 +195,8 @@ func describeShape(sh netpol.Shape) string {
 
 // judgeStatic evaluates every (source, port of a workload of tenant B)
 // pair, the sources being tenant A's (A != B), a namespace of no tenant's
-// and those of the shared namespaces not allowed to B.
+// and those of the shared namespaces not allowed to B (or allowed, for a
+// port B does not declare among its ingress ports).
 func judgeStatic(c *kube.Client, spaces, shared []tenantSpace, policies []networkingv1.NetworkPolicy, maxShapes int) (model.Result, []model.WorkloadPath) {
 	var open []string
 	var paths []model.WorkloadPath
@@ -209,7 +212,7 @@ func judgeStatic(c *kube.Client, spaces, shared []tenantSpace, policies []networ
 			dest := shapePod(b, tb)
 			for _, port := range tb.Ports {
 				for _, a := range slices.Concat(spaces, []tenantSpace{outsiderSpace}, shared) {
-					if (a.Tenant != "" && a.Tenant == b.Tenant) || slices.Contains(a.AllowedTo, b.Tenant) {
+					if (a.Tenant != "" && a.Tenant == b.Tenant) || (slices.Contains(a.AllowedTo, b.Tenant) && ingressPort(b.Peer, port)) {
 						continue
 					}
 					for _, src := range sources(a) {

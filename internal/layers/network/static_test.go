@@ -104,4 +104,10 @@ func TestJudgeStaticSharedSources(t *testing.T) {
 	require.Len(t, paths, 1, "%+v", paths)
 	assert.Equal(t, "monitoring/(a new pod without labels)", paths[0].From)
 	assert.Equal(t, "b/{app=api}", paths[0].To)
+
+	// tenant-a lets monitoring in on its worker's 5000 but declares only 9100.
+	spaces[0].Peer.IngressPorts = []string{"9100/TCP"}
+	_, paths = judgeStatic(&kube.Client{}, spaces, []tenantSpace{monitoring}, policies, DefaultMaxShapes)
+	require.Len(t, paths, 2)
+	assert.Equal(t, "a/{app=worker}", paths[0].To, "an undeclared port is no longer intended")
 }

@@ -46,18 +46,21 @@ func (t *Topology) hasMimics(ns string) bool {
 	return slices.ContainsFunc(t.Mimics, func(m Mimic) bool { return m.Peer.Namespace == ns })
 }
 
-// workloadSources are the origins that must not reach the workloads of
-// target's tenant: the namespaces of the other tenants, a namespace of no
-// tenant, and the shared namespaces not allowed to the tenant; from each,
+// workloadSources are the origins that must not reach port of the
+// workloads of target's tenant: the namespaces of the other tenants, a
+// namespace of no tenant, the shared namespaces not allowed to the tenant,
+// and those allowed to it when the port is not among the tenant's declared
+// ingress ports; from each,
 // its mimics (every workload shape, and a new pod without labels), or its
 // probe client where it has none.
-func workloadSources(t *Topology, target Peer) []origin {
+func workloadSources(t *Topology, target Peer, port corev1.ContainerPort) []origin {
 	var out []origin
 	for _, p := range t.Peers {
 		switch {
 		case p.Role == RoleTenant && p.Tenant != target.Tenant,
 			p.Role == RoleOutsider,
-			p.Role == RoleShared && !slices.Contains(p.AllowedTo, target.Tenant):
+			p.Role == RoleShared && !slices.Contains(p.AllowedTo, target.Tenant),
+			p.Role == RoleShared && !ingressPort(target, port):
 		default:
 			continue
 		}
@@ -79,7 +82,7 @@ func workloadPaths(t *Topology) []Path {
 	var out []Path
 	for _, to := range t.Mimics {
 		for _, port := range to.Shape.Ports {
-			for _, src := range workloadSources(t, to.Peer) {
+			for _, src := range workloadSources(t, to.Peer, port) {
 				out = append(out, mimicPath(t, src, to, port))
 			}
 		}
@@ -101,11 +104,23 @@ func sharedWorkloadPaths(t *Topology) []Path {
 				continue
 			}
 			for _, port := range to.Shape.Ports {
-				out = append(out, mimicPath(t, clientOrigin(t, from), to, port))
+				if ingressPort(to.Peer, port) {
+					out = append(out, mimicPath(t, clientOrigin(t, from), to, port))
+				}
 			}
 		}
 	}
 	return out
+}
+
+// ingressPort says whether the shared namespaces allowed to tenant's
+// namespace may reach this port of its workloads: any, unless the spec
+// lists the tenant's ingress ports.
+func ingressPort(tenant Peer, port corev1.ContainerPort) bool {
+	if len(tenant.IngressPorts) == 0 {
+		return true
+	}
+	return slices.Contains(tenant.IngressPorts, fmt.Sprintf("%d/%s", port.ContainerPort, strings.ToUpper(string(protocolOf(port.Protocol)))))
 }
 
 // mimicPath is one path from src to a real port of mimic to, with its
