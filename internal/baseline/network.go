@@ -85,11 +85,7 @@ func allowFromShared(p Params) *networkingv1.NetworkPolicy {
 	np := policy(p, PolicyAllowFromShared)
 	np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{LabelPartOf: p.Tenant}}
 	np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
-	var from []networkingv1.NetworkPolicyPeer
-	for _, ns := range p.SharedNamespaces {
-		from = append(from, networkingv1.NetworkPolicyPeer{NamespaceSelector: namespaceNamed(ns)})
-	}
-	np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
+	np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: namespacesNamed(p.SharedNamespaces)}}
 	return np
 }
 
@@ -101,12 +97,18 @@ func allowToShared(p Params) *networkingv1.NetworkPolicy {
 	}
 	np := policy(p, PolicyAllowToShared)
 	np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
-	var to []networkingv1.NetworkPolicyPeer
-	for _, ns := range p.SharedServices {
-		to = append(to, networkingv1.NetworkPolicyPeer{NamespaceSelector: namespaceNamed(ns)})
-	}
-	np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: to}}
+	np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: namespacesNamed(p.SharedServices)}}
 	return np
+}
+
+// namespacesNamed is one peer per namespace, each by its name (peers of a
+// rule are ORed).
+func namespacesNamed(nss []string) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	for _, ns := range nss {
+		out = append(out, networkingv1.NetworkPolicyPeer{NamespaceSelector: namespaceNamed(ns)})
+	}
+	return out
 }
 
 // namespaceNamed selects one namespace by the immutable name label the API

@@ -42,9 +42,14 @@ func (s *Spec) TenantOf(ns string) (string, bool) {
 // SharedFor returns the shared namespaces allowed to reach tenant's pods,
 // in spec order.
 func (s *Spec) SharedFor(tenant string) []string {
+	return s.sharedWhere(func(sh Shared) []string { return sh.AllowedTo }, tenant)
+}
+
+// sharedWhere returns the shared namespaces whose list names tenant.
+func (s *Spec) sharedWhere(list func(Shared) []string, tenant string) []string {
 	var out []string
 	for _, sh := range s.Shared {
-		if slices.Contains(sh.AllowedTo, tenant) {
+		if slices.Contains(list(sh), tenant) {
 			out = append(out, sh.Namespace)
 		}
 	}
@@ -54,13 +59,7 @@ func (s *Spec) SharedFor(tenant string) []string {
 // SharedServicesOf returns the shared namespaces tenant's pods may reach,
 // in spec order.
 func (s *Spec) SharedServicesOf(tenant string) []string {
-	var out []string
-	for _, sh := range s.Shared {
-		if slices.Contains(sh.AllowedFrom, tenant) {
-			out = append(out, sh.Namespace)
-		}
-	}
-	return out
+	return s.sharedWhere(func(sh Shared) []string { return sh.AllowedFrom }, tenant)
 }
 
 // RunPrefix is the prefix of every namespace provision mode creates.

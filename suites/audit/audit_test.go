@@ -450,7 +450,13 @@ func (w *mimicWatch) stop(t *testing.T, cs kubernetes.Interface, apiPods []strin
 	assert.Empty(t, w.wrong)
 	assert.True(t, w.listed, "the api mimic was listed (not ready) in the api Service's EndpointSlice: the watch saw the mimics")
 	assert.GreaterOrEqual(t, w.mimicks, 8, "three shapes and a pod without labels per tenant were mimicked")
-	ctx := context.Background()
+	assertNoRunPods(context.Background(), t, cs, apiPods)
+}
+
+// assertNoRunPods: no pod of a run is left in the audited tenants, and the
+// api Deployment kept its own pods.
+func assertNoRunPods(ctx context.Context, t *testing.T, cs kubernetes.Interface, apiPods []string) {
+	t.Helper()
 	var api []string
 	for _, ns := range []string{"audit-tenant-a", "audit-tenant-b"} {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})

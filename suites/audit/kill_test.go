@@ -78,18 +78,7 @@ tenants:
 			out, err := exec.CommandContext(ctx, bin, "cleanup", "--kubeconfig", cfg.KubeconfigFile(), "--timeout", "2m").CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			assert.Contains(t, string(out), "clean: no namespace and no object labelled")
-			var api []string
-			for _, ns := range []string{"audit-tenant-a", "audit-tenant-b"} {
-				pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-				require.NoError(t, err)
-				for _, p := range pods.Items {
-					assert.False(t, strings.HasPrefix(p.Name, "tc-"), "no pod of the run is left once cleanup says clean: %s/%s", ns, p.Name)
-					if p.Labels["app"] == "api" {
-						api = append(api, p.Name)
-					}
-				}
-			}
-			assert.Equal(t, apiPods, api, "the api Deployment's pods are unchanged")
+			assertNoRunPods(ctx, t, cs, apiPods) // once cleanup says clean
 			assert.Empty(t, suitekit.LeftNamespaces(ctx, t))
 			return ctx
 		}).Feature()
