@@ -55,6 +55,9 @@ type Env struct {
 	// Labels go on everything a layer creates.
 	Labels map[string]string
 	Probe  ProbeSettings
+	// NoPods: the run places no pod anywhere (audit --no-pods), its own
+	// namespaces included.
+	NoPods bool
 	// Say reports progress on stderr; never nil.
 	Say func(format string, args ...any)
 }

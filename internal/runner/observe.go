@@ -67,7 +67,7 @@ func guessCNI(ctx context.Context, c *kube.Client) string {
 func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata, phase func(string, time.Duration)) (*model.Report, error) {
 	env := &layer.Env{
 		Client: c, Roster: run.Roster, Mode: run.opts.Mode, RunID: run.ID, Labels: run.Labels,
-		Probe: run.opts.Probe.WithDefaults(), Say: run.say,
+		Probe: run.opts.Probe.WithDefaults(), Say: run.say, NoPods: run.opts.NoPods,
 	}
 	var results []model.Result
 	var matrices []model.Matrix

@@ -35,6 +35,9 @@ type Options struct {
 	// existing namespaces and changes none of their policies, quotas or RBAC.
 	Mode   model.Mode
 	Layers []model.Layer // nil: every layer
+	// NoPods: no layer places a pod anywhere (the caller also leaves out
+	// the layers that need pods in the tenants).
+	NoPods bool
 	Keep   bool          // leave the run's namespaces in place (for debugging)
 	// Probe: the probe image and the timeouts of what layers run in pods.
 	Probe          layer.ProbeSettings

@@ -1,9 +1,11 @@
 package flux
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
@@ -167,4 +169,17 @@ func TestForbiddenAs(t *testing.T) {
 	assert.False(t, ok, "a Ready object was not refused")
 	ok, _ = forbiddenAs(Condition{Status: "False", Message: "timeout"})
 	assert.False(t, ok)
+}
+
+// --no-pods: the live checks, which need an artifact-server pod, are
+// Skipped before anything is created.
+func TestLiveSkippedWithoutPods(t *testing.T) {
+	gvr := externalArtifactsGR.WithVersion("v1")
+	in := Input{NoPods: true, Outsider: "tc-x-outsider", Tenants: []Tenant{{Name: "a", Namespaces: []string{"a"}}, {Name: "b", Namespaces: []string{"b"}}}}
+	results := liveResults(context.Background(), env{}, installed{externalArtifact: &gvr}, in)
+	require.Len(t, results, len(LiveChecks))
+	for _, r := range results {
+		assert.Equal(t, model.VerdictSkipped, r.Verdict)
+		assert.Contains(t, r.Reason, "--no-pods")
+	}
 }

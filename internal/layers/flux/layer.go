@@ -82,6 +82,9 @@ type Input struct {
 	PullPolicy corev1.PullPolicy
 	// Labels go on everything the layer creates.
 	Labels map[string]string
+	// NoPods: the live checks, which need an artifact-server pod, are
+	// Skipped.
+	NoPods bool
 	// Wait bounds the wait for each Kustomization's verdict (0: DefaultWait).
 	Wait time.Duration
 	Say  func(format string, args ...any)
@@ -92,7 +95,7 @@ func runLayer(ctx context.Context, le *layer.Env) layer.Output {
 	outsider, _ := le.Roster.First(model.RoleOutsider)
 	results := Run(ctx, le.Client, Input{
 		Tenants: le.Roster.Tenants(), Mode: le.Mode, Outsider: outsider.Namespace,
-		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say,
+		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say, NoPods: le.NoPods,
 	})
 	le.Say("flux: layer checked in %.1fs", time.Since(start).Seconds())
 	return layer.Output{Results: results}

@@ -83,6 +83,8 @@ func liveResults(ctx context.Context, e env, crds installed, in Input) []model.R
 	switch {
 	case !ok:
 		return liveAll(model.Skipped("needs two tenants"))
+	case in.NoPods:
+		return liveAll(model.Skipped("--no-pods: the live checks need an artifact-server pod"))
 	case crds.externalArtifact == nil:
 		return liveAll(model.Skipped("the ExternalArtifact CRD is not installed, so the layer has no source to offer the controller"))
 	case in.Outsider == "":
