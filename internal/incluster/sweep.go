@@ -49,8 +49,16 @@ func Sweep(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, 
 // namespaces it does not own. Kinds the cluster does not serve are passed
 // over. It returns how many it deleted.
 func DeleteObjects(ctx context.Context, dyn dynamic.Interface, kinds []schema.GroupVersionResource, selector string, minAge time.Duration) (int, error) {
+	names, err := DeleteObjectsNamed(ctx, dyn, kinds, selector, minAge, false)
+	return len(names), err
+}
+
+// DeleteObjectsNamed is DeleteObjects that names what it deleted ("pods
+// ns/name"); with dryRun the API server only checks each delete (server-side
+// dry run) and nothing goes.
+func DeleteObjectsNamed(ctx context.Context, dyn dynamic.Interface, kinds []schema.GroupVersionResource, selector string, minAge time.Duration, dryRun bool) ([]string, error) {
 	var errs []error
-	n := 0
+	var names []string
 	zero := int64(0)
 	for _, k := range kinds {
 		list, err := dyn.Resource(k).Namespace("").List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -65,10 +73,13 @@ func DeleteObjects(ctx context.Context, dyn dynamic.Interface, kinds []schema.Gr
 			if time.Since(o.GetCreationTimestamp().Time) < minAge || o.GetDeletionTimestamp() != nil {
 				continue
 			}
-			n++
+			names = append(names, fmt.Sprintf("%s %s/%s", k.GroupResource(), o.GetNamespace(), o.GetName()))
 			opts := metav1.DeleteOptions{}
 			if k.Resource == "pods" {
 				opts.GracePeriodSeconds = &zero
+			}
+			if dryRun {
+				opts.DryRun = []string{metav1.DryRunAll}
 			}
 			err := dyn.Resource(k).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(), opts)
 			if err != nil && !apierrors.IsNotFound(err) {
@@ -76,5 +87,5 @@ func DeleteObjects(ctx context.Context, dyn dynamic.Interface, kinds []schema.Gr
 			}
 		}
 	}
-	return n, errors.Join(errs...)
+	return names, errors.Join(errs...)
 }

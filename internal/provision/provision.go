@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -142,6 +143,65 @@ func Cleanup(ctx context.Context, cs kubernetes.Interface, selector string, time
 	return cleanup(ctx, cs, selector, func(*corev1.Namespace) bool { return true }, timeout)
 }
 
+// RunAge is one run's namespaces and how long ago the first was created.
+type RunAge struct {
+	Run        string
+	Age        time.Duration
+	Namespaces []string
+}
+
+// Runs lists the runs that own namespaces (RunOwned), of one run or (runID
+// "") of all, oldest first.
+func Runs(ctx context.Context, cs kubernetes.Interface, runID string) ([]RunAge, error) {
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: Selector(runID)})
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces %s: %w", Selector(runID), err)
+	}
+	byRun := map[string]*RunAge{}
+	for _, ns := range list.Items {
+		if !RunOwned(&ns) {
+			continue
+		}
+		id := ns.Labels[baseline.LabelRun]
+		r, ok := byRun[id]
+		if !ok {
+			r = &RunAge{Run: id}
+			byRun[id] = r
+		}
+		r.Age = max(r.Age, time.Since(ns.CreationTimestamp.Time))
+		r.Namespaces = append(r.Namespaces, ns.Name)
+	}
+	var out []RunAge
+	for _, r := range byRun {
+		sort.Strings(r.Namespaces)
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
+	return out, nil
+}
+
+// CleanupRunNamespaces deletes the namespaces of the given runs (RunOwned
+// only) and waits until they are gone; with dryRun the API server only
+// checks each delete and nothing goes. It returns the names still present
+// when timeout ran out.
+func CleanupRunNamespaces(ctx context.Context, cs kubernetes.Interface, runs []string, dryRun bool, timeout time.Duration) ([]string, error) {
+	keep := func(ns *corev1.Namespace) bool { return RunOwned(ns) && slices.Contains(runs, ns.Labels[baseline.LabelRun]) }
+	if dryRun {
+		list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: Selector("")})
+		if err != nil {
+			return nil, fmt.Errorf("list namespaces: %w", err)
+		}
+		var errs []error
+		for _, ns := range list.Items {
+			if keep(&ns) && ns.DeletionTimestamp == nil {
+				errs = append(errs, cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}))
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	return cleanup(ctx, cs, Selector(""), keep, timeout)
+}
+
 func cleanup(ctx context.Context, cs kubernetes.Interface, selector string, keep func(*corev1.Namespace) bool, timeout time.Duration) ([]string, error) {
 	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -224,9 +284,16 @@ func markedPods(ctx context.Context, cs kubernetes.Interface, ns, selector strin
 // "clean" only once they are gone), and waits until they are. It returns
 // how many it deleted.
 func CleanupMarkedPods(ctx context.Context, cs kubernetes.Interface, selector string, timeout time.Duration) (int, error) {
+	names, err := CleanupMarkedPodsNamed(ctx, cs, selector, 0, false, timeout)
+	return len(names), err
+}
+
+// CleanupMarkedPodsNamed is CleanupMarkedPods of the pods older than minAge
+// that names them; with dryRun nothing goes (server-side dry run).
+func CleanupMarkedPodsNamed(ctx context.Context, cs kubernetes.Interface, selector string, minAge time.Duration, dryRun bool, timeout time.Duration) ([]string, error) {
 	sel, err := labels.Parse(selector)
 	if err != nil {
-		return 0, fmt.Errorf("cleanup: selector %q: %w", selector, err)
+		return nil, fmt.Errorf("cleanup: selector %q: %w", selector, err)
 	}
 	marked := func() ([]corev1.Pod, error) {
 		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
@@ -235,7 +302,7 @@ func CleanupMarkedPods(ctx context.Context, cs kubernetes.Interface, selector st
 		}
 		var out []corev1.Pod
 		for _, p := range pods.Items {
-			if len(p.Annotations) > 0 && sel.Matches(labels.Set(p.Annotations)) {
+			if len(p.Annotations) > 0 && sel.Matches(labels.Set(p.Annotations)) && time.Since(p.CreationTimestamp.Time) >= minAge {
 				out = append(out, p)
 			}
 		}
@@ -243,15 +310,24 @@ func CleanupMarkedPods(ctx context.Context, cs kubernetes.Interface, selector st
 	}
 	pods, err := marked()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	zero := int64(0)
+	opts := metav1.DeleteOptions{GracePeriodSeconds: &zero}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
 	var errs []error
+	var names []string
 	for _, p := range pods {
-		err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		names = append(names, "pods "+p.Namespace+"/"+p.Name)
+		err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts)
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
 		}
+	}
+	if dryRun {
+		return names, errors.Join(errs...)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		left, err := marked()
@@ -260,7 +336,7 @@ func CleanupMarkedPods(ctx context.Context, cs kubernetes.Interface, selector st
 	if err != nil {
 		errs = append(errs, fmt.Errorf("pods of a run (mimics) still present after %s", timeout))
 	}
-	return len(pods), errors.Join(errs...)
+	return names, errors.Join(errs...)
 }
 
 // CleanupObjects removes what a run put into namespaces it does not own (an

@@ -75,7 +75,7 @@ tenants:
 				}
 			}
 
-			out, err := exec.CommandContext(ctx, bin, "cleanup", "--kubeconfig", cfg.KubeconfigFile(), "--timeout", "2m").CombinedOutput()
+			out, err := exec.CommandContext(ctx, bin, "cleanup", "--older-than=0", "--kubeconfig", cfg.KubeconfigFile(), "--timeout", "2m").CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			assert.Contains(t, string(out), "clean: no namespace and no object labelled")
 			assertNoRunPods(ctx, t, cs, apiPods) // once cleanup says clean

@@ -36,7 +36,7 @@ func TestKilledRunLeavesNothingAfterCleanup(t *testing.T) {
 			bin := suitekit.BuildCLI(t)
 
 			killMidWorkload(ctx, t, bin, cfg.KubeconfigFile(), c.Clientset)
-			clean := exec.CommandContext(ctx, bin, "cleanup", "--kubeconfig", cfg.KubeconfigFile(), "--timeout", "2m")
+			clean := exec.CommandContext(ctx, bin, "cleanup", "--older-than=0", "--kubeconfig", cfg.KubeconfigFile(), "--timeout", "2m")
 			out, err := clean.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			assert.Contains(t, string(out), "clean: no namespace and no object labelled")
