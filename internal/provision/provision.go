@@ -185,7 +185,9 @@ func Runs(ctx context.Context, cs kubernetes.Interface, runID string) ([]RunAge,
 // checks each delete and nothing goes. It returns the names still present
 // when timeout ran out.
 func CleanupRunNamespaces(ctx context.Context, cs kubernetes.Interface, runs []string, dryRun bool, timeout time.Duration) ([]string, error) {
-	keep := func(ns *corev1.Namespace) bool { return RunOwned(ns) && slices.Contains(runs, ns.Labels[baseline.LabelRun]) }
+	keep := func(ns *corev1.Namespace) bool {
+		return RunOwned(ns) && slices.Contains(runs, ns.Labels[baseline.LabelRun])
+	}
 	if dryRun {
 		list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: Selector("")})
 		if err != nil {

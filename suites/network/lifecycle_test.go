@@ -92,7 +92,9 @@ func TestCleanupSparesARunInProgress(t *testing.T) {
 				baseline.LabelManagedBy: baseline.ManagedByTenantcheck, baseline.LabelRun: "abcde"}}}
 			_, err := cs.CoreV1().Namespaces().Create(ctx, impostor, metav1.CreateOptions{})
 			require.NoError(t, err)
-			t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), impostor.Name, metav1.DeleteOptions{}) })
+			t.Cleanup(func() {
+				_ = cs.CoreV1().Namespaces().Delete(context.Background(), impostor.Name, metav1.DeleteOptions{})
+			})
 
 			bin := suitekit.BuildCLI(t)
 			cleanup := func(args ...string) string {
