@@ -97,32 +97,39 @@ func named(verb, name string) string {
 	return name
 }
 
-// before sweeps and locks. A nil release with a nil error means "another
-// run holds the lock" (said on stderr, naming the holder): the caller exits
-// 3 without running.
+// before takes the lock, then sweeps: a run that does not hold the lock
+// deletes nothing (it could be sweeping under a run in progress). A nil
+// release with a nil error means "another run holds the lock" (said on
+// stderr, naming the holder): the caller exits 3 without running.
 func (f *inClusterFlags) before(ctx context.Context, s Streams, c *kube.Client, ttl time.Duration) (func(), bool, error) {
+	release := func() {}
+	if f.lock != "" {
+		ns, name, _ := splitRef("lock", f.lock)
+		holder, _ := os.Hostname()
+		var err error
+		release, err = incluster.Lock(ctx, c.Clientset, ns, name, holder, ttl, f.lockWait)
+		if errors.Is(err, incluster.ErrLocked) {
+			fmt.Fprintf(s.Err, "tenantcheck: %v; not running\n", err)
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
 	if f.sweep > 0 {
 		dyn, err := dynamic.NewForConfig(c.Config)
 		if err != nil {
+			release()
 			return nil, false, fmt.Errorf("sweep: %w", err)
 		}
 		n, err := incluster.Sweep(ctx, c.Clientset, dyn, layer.Kinds(layers.All()), f.sweep)
 		if err != nil {
+			release()
 			return nil, false, err
 		}
 		fmt.Fprintf(s.Err, "swept %d object(s) left by earlier runs\n", n)
 	}
-	if f.lock == "" {
-		return func() {}, true, nil
-	}
-	ns, name, _ := splitRef("lock", f.lock)
-	holder, _ := os.Hostname()
-	release, err := incluster.Lock(ctx, c.Clientset, ns, name, holder, ttl, f.lockWait)
-	if errors.Is(err, incluster.ErrLocked) {
-		fmt.Fprintf(s.Err, "tenantcheck: %v; not running\n", err)
-		return nil, false, nil
-	}
-	return release, err == nil, err
+	return release, true, nil
 }
 
 // after stores the report, prints the diff against the previous one, and
