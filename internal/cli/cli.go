@@ -117,6 +117,7 @@ type runFlags struct {
 	pull       string
 	probeTO    time.Duration
 	maxShapes  int
+	cleanupTO  time.Duration
 	domain     string
 	// audit only
 	discoverLabel string
@@ -154,6 +155,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	fs.BoolVar(&f.keep, "keep", false, "leave the run's namespaces in place for inspection (remove later with 'tenantcheck cleanup')")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up on the run after this long (cleanup still runs)")
+	fs.DurationVar(&f.cleanupTO, "cleanup-timeout", 3*time.Minute, "how long cleanup waits for the run's namespaces to go (finalizers can hold them); a finding is never lost to it")
 	fs.StringVar(&f.image, "probe-image", envOr("TENANTCHECK_PROBE_IMAGE", "ghcr.io/tenantcheck/tenantcheck-probe:"+Version), "probe agent image [TENANTCHECK_PROBE_IMAGE]")
 	fs.StringVar(&f.pull, "image-pull-policy", envOr("TENANTCHECK_IMAGE_PULL_POLICY", "IfNotPresent"), "probe image pull policy: Always, IfNotPresent, Never [TENANTCHECK_IMAGE_PULL_POLICY]")
 	fs.DurationVar(&f.probeTO, "probe-timeout", time.Second, "timeout of one probe; a silent path counts as blocked after it")

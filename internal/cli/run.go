@@ -69,7 +69,7 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := runner.Options{
-		Spec: sp, Mode: mode, Layers: selected, NoPods: f.noPods, Keep: f.keep, Version: Version, Progress: s.Err,
+		Spec: sp, Mode: mode, Layers: selected, NoPods: f.noPods, Keep: f.keep, Version: Version, Progress: s.Err, CleanupTimeout: f.cleanupTO,
 		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes},
 		ExtraNeeds: f.inCluster.needs(),
 	}

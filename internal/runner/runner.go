@@ -254,7 +254,7 @@ func cleanup(c *kube.Client, run *Run) error {
 	left, err := provision.CleanupRuns(ctx, c.Clientset, run.ID, timeout)
 	err = errors.Join(objErr, err)
 	if len(left) > 0 {
-		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup`)", timeout, strings.Join(left, ", ")))
+		err = errors.Join(err, fmt.Errorf("namespaces still present after %s: %s (remove them with `tenantcheck cleanup --run %s`)", timeout, strings.Join(left, ", "), run.ID))
 	}
 	if err == nil {
 		run.say("cleaned up: no namespace of run %s is left", run.ID)
