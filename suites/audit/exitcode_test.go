@@ -108,3 +108,36 @@ func release(t *testing.T, cs kubernetes.Interface, cm *corev1.ConfigMap) {
 		t.Logf("release %s/%s: %v", cm.Namespace, cm.Name, err)
 	}
 }
+
+// Issue 13: one tenant without room for the probe pods (at its CPU quota)
+// makes that tenant's paths Errors that say so, not the whole network
+// layer: the other tenant's paths are judged, and the canary runs.
+func TestTenantAtQuotaErrsOnlyItsPaths(t *testing.T) {
+	f := features.New("a tenant at its quota errs only its own paths").
+		WithLabel("mode", "audit").WithLabel("check", "quota-room").
+		Assess("tenant-b's paths are Errors, tenant-a's are judged", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			cs := suitekit.Client(ctx, t).Clientset
+			s := realTenants(ctx, t, cs)
+			require.NoError(t, suitekit.ApplyFixtureTo(ctx, t, "at-cpu-quota", "audit-tenant-a", "audit-tenant-b"))
+			opts := suitekit.Options(t)
+			opts.Spec, opts.Mode = s, model.ModeAudit
+			opts.Layers = []model.Layer{model.LayerNetwork}
+			got := map[string]model.Result{}
+			for _, r := range suitekit.Execute(ctx, t, opts).Results {
+				got[r.CheckID] = r
+			}
+			cross := got["network/cross-tenant-tcp"]
+			assert.Equal(t, model.VerdictError, cross.Verdict)
+			assert.Contains(t, cross.Reason, "no probe runs in audit-tenant-b")
+			assert.Contains(t, cross.Reason, "exceeded quota")
+			same := got["network/same-namespace"]
+			assert.Equal(t, model.VerdictError, same.Verdict)
+			assert.NotContains(t, same.Observed, "0 held", "the other namespaces' own paths are judged: %s", same.Observed)
+			assert.Equal(t, model.VerdictHeld, got["network/policy-enforced"].Verdict, got["network/policy-enforced"].Reason)
+			other := got["network/other-namespace-ingress-denied"]
+			assert.Equal(t, "6 held, 0 broken, 6 error", other.Observed, "outsider -> tenant-a judged, outsider -> tenant-b an Error")
+			assert.Empty(t, suitekit.LeftNamespaces(ctx, t))
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -92,47 +93,69 @@ func probeService(labels map[string]string, peer Peer) *corev1.Service {
 }
 
 // Deploy creates a server and a client pod and a Service in every peer's
-// namespace, waits until all are Ready, and fills in the addresses.
+// namespace, waits until all are Ready, and fills in the addresses. A
+// namespace whose probes cannot be created or never get Ready (a tenant at
+// its quota) fails no other: its peer comes back with Unready saying why,
+// and every path to or from it is an Error with that reason. Deploy fails
+// only when no namespace got its probes.
 func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, labels map[string]string, nonce string, peers []Peer) ([]Peer, error) {
 	cfg = cfg.WithDefaults()
-	var objs []runtime.Object
-	for _, p := range peers {
+	out := make([]Peer, len(peers))
+	for i, p := range peers {
+		out[i] = p
 		if err := provision.WaitServiceAccount(ctx, cs, p.Namespace, 60*time.Second); err != nil {
-			return nil, fmt.Errorf("namespace %s: default service account never appeared: %w", p.Namespace, err)
+			out[i].Unready = fmt.Sprintf("namespace %s: default service account never appeared: %v", p.Namespace, err)
+			continue
 		}
-		objs = append(objs, probeService(labels, p), probePod(cfg, labels, nonce, p, ServerPod, p.Role == RoleOutsider))
+		objs := []runtime.Object{probeService(labels, p), probePod(cfg, labels, nonce, p, ServerPod, p.Role == RoleOutsider)}
 		if p.Role != RoleCanary {
 			objs = append(objs, probePod(cfg, labels, nonce, p, ClientPod, false))
 		}
+		if err := provision.Create(ctx, cs, objs); err != nil {
+			out[i].Unready = err.Error()
+		}
 	}
-	if err := provision.Create(ctx, cs, objs); err != nil {
-		return nil, err
+	ready := 0
+	for i, p := range out {
+		if p.Unready != "" {
+			continue
+		}
+		if err := fillIn(ctx, cs, cfg, &out[i]); err != nil {
+			out[i].Unready = err.Error()
+			continue
+		}
+		ready++
 	}
-	out := make([]Peer, len(peers))
-	for i, p := range peers {
-		var err error
-		if p.Server, err = waitReady(ctx, cs, p.Namespace, ServerPod, cfg.ReadyTimeout); err != nil {
-			return nil, err
-		}
-		if p.Role != RoleCanary {
-			if p.Client, err = waitReady(ctx, cs, p.Namespace, ClientPod, cfg.ReadyTimeout); err != nil {
-				return nil, err
-			}
-		}
-		svc, err := cs.CoreV1().Services(p.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("read service %s/%s: %w", p.Namespace, ServiceName, err)
-		}
-		p.ServiceIP = svc.Spec.ClusterIP
-		for _, ip := range svc.Spec.ClusterIPs {
-			if ip != svc.Spec.ClusterIP {
-				p.OtherServiceIPs = append(p.OtherServiceIPs, ip)
-			}
-		}
-		p.ServiceName = fmt.Sprintf("%s.%s.svc.%s.", ServiceName, p.Namespace, cfg.ClusterDomain)
-		out[i] = p
+	if ready == 0 {
+		return nil, errors.New(out[0].Unready)
 	}
 	return out, nil
+}
+
+// fillIn waits for a peer's probe pods and reads their and its Service's
+// addresses.
+func fillIn(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, p *Peer) error {
+	var err error
+	if p.Server, err = waitReady(ctx, cs, p.Namespace, ServerPod, cfg.ReadyTimeout); err != nil {
+		return err
+	}
+	if p.Role != RoleCanary {
+		if p.Client, err = waitReady(ctx, cs, p.Namespace, ClientPod, cfg.ReadyTimeout); err != nil {
+			return err
+		}
+	}
+	svc, err := cs.CoreV1().Services(p.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read service %s/%s: %w", p.Namespace, ServiceName, err)
+	}
+	p.ServiceIP = svc.Spec.ClusterIP
+	for _, ip := range svc.Spec.ClusterIPs {
+		if ip != svc.Spec.ClusterIP {
+			p.OtherServiceIPs = append(p.OtherServiceIPs, ip)
+		}
+	}
+	p.ServiceName = fmt.Sprintf("%s.%s.svc.%s.", ServiceName, p.Namespace, cfg.ClusterDomain)
+	return nil
 }
 
 // waitReady waits for a probe pod's Ready condition and returns its address.

@@ -42,7 +42,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	}
 	judged := make([]model.Judgement, len(paths))
 	for i, p := range paths {
-		if o := obs[p.Key()]; o != nil {
+		if why := t.unready(p); why != "" {
+			judged[i] = model.Errored(why)
+		} else if o := obs[p.Key()]; o != nil {
 			judged[i] = judgePath(want, o, obs)
 		} else {
 			judged[i] = model.Errored("a path was never probed")
@@ -63,7 +65,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 		o := obs[p.Key()]
 		if o == nil {
 			counts[model.VerdictError]++
-			firstError = "a path was never probed"
+			if firstError == "" {
+				firstError = fmt.Sprintf("%s -> %s %s: %s", p.From.Display, p.To, describe(p), j.Reason)
+			}
 			continue
 		}
 		counts[j.Verdict]++

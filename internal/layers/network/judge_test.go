@@ -2,6 +2,7 @@ package network
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -360,4 +361,30 @@ func TestMatricesWithoutObservations(t *testing.T) {
 		assert.Equal(t, model.ReachBlocked, c.Expected)
 		assert.Equal(t, model.Reach(""), c.Observed)
 	}
+}
+
+// A tenant whose probes could not start (at its quota) makes its own paths
+// Errors that say why, and no other path: the rest are judged as usual.
+func TestUnreadyTenantErrsOnlyItsPaths(t *testing.T) {
+	top := testTopology()
+	obs := baselineObs(t, top)
+	top.Peers[1].Unready = `create pod tenant-b-x1/tc-probe-server: pods "tc-probe-server" is forbidden: exceeded quota`
+	got := resultsByID(judge(Checks, top, obs, testRepro, ""))
+	r := got["network/cross-tenant-tcp"]
+	assert.Equal(t, model.VerdictError, r.Verdict)
+	assert.Contains(t, r.Reason, "6 of 6 paths could not be judged")
+	assert.Contains(t, r.Reason, "no probe runs in tenant-b-x1: create pod tenant-b-x1/tc-probe-server")
+	assert.Contains(t, r.Reason, "exceeded quota")
+	all := checkByID(t, "network/same-namespace").Paths(top)
+	tenantB := 0
+	for _, p := range all {
+		if p.From.Display == "tenant-b" {
+			tenantB++
+		}
+	}
+	same := got["network/same-namespace"]
+	assert.Equal(t, model.VerdictError, same.Verdict, "tenant-b's own paths are Errors")
+	assert.Equal(t, fmt.Sprintf("%d held, 0 broken, %d error", len(all)-tenantB, tenantB), same.Observed, "the other namespaces' paths are judged")
+	assert.Equal(t, "6 held, 0 broken, 6 error", got["network/other-namespace-ingress-denied"].Observed,
+		"outsider -> tenant-a is judged, outsider -> tenant-b is an Error")
 }

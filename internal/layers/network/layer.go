@@ -144,6 +144,11 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	peers, err := Deploy(ctx, cs, cfg, in.Labels, in.Nonce, in.Peers)
 	out.DeployTime = time.Since(start)
 	say("network: probe pods ready in %.1fs", out.DeployTime.Seconds())
+	for _, p := range peers {
+		if p.Unready != "" {
+			say("network: no probes in %s, its paths are Errors: %s", p.Namespace, p.Unready)
+		}
+	}
 	if err != nil {
 		out.Results = layer.Results(probeChecks(), model.Errored(fmt.Sprintf("probe pods could not be deployed: %v", err)))
 		return out
@@ -173,7 +178,9 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	cause := ""
 	outsider, okO := t.peer(RoleOutsider)
 	can, okC := t.peer(RoleCanary)
-	if okO && okC {
+	if okO && okC && (outsider.Unready != "" || can.Unready != "") {
+		results = append(results, canaryCheck.Result(model.Errored("the canary needs probes in the outsider and the canary namespaces: "+outsider.Unready+can.Unready)))
+	} else if okO && okC {
 		say("network: canary: measuring NetworkPolicy enforcement")
 		r, latency := canary(ctx, cs, pr, in.Labels, outsider, can, cfg.EnforceBudget)
 		results = append(results, r)
@@ -184,6 +191,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	paths, want := plan(t)
 	say("network: probing %d paths from %d pods", len(paths), sourcePods(paths))
+	paths = slices.DeleteFunc(paths, func(p Path) bool { return t.unready(p) != "" })
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
 		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout, in.Nonce))

@@ -195,6 +195,10 @@ func deployMimics(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeS
 			continue
 		}
 		peer := peers[i]
+		if peer.Unready != "" {
+			notMimicked = append(notMimicked, fmt.Sprintf("%s: no mimic, the namespace's probes do not run", peer.Namespace))
+			continue
+		}
 		plan, skipped := planMimics(s, keys)
 		notMimicked = append(notMimicked, skipped...)
 		owner, err := cs.CoreV1().Services(peer.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
@@ -215,7 +219,7 @@ func deployMimics(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeS
 	// without labels too: a policy written around tenantcheck's labels
 	// cannot tell it from any pod there.
 	for _, peer := range peers {
-		if len(todo) == 0 || (peer.Role != RoleOutsider && peer.Role != RoleShared) {
+		if len(todo) == 0 || peer.Unready != "" || (peer.Role != RoleOutsider && peer.Role != RoleShared) {
 			continue
 		}
 		blank := plannedMimic{shape: netpol.Shape{Namespace: peer.Namespace, Labels: map[string]string{}}, labels: map[string]string{}}

@@ -54,6 +54,9 @@ type Peer struct {
 	ServiceIP       string
 	ServiceName     string
 	OtherServiceIPs []string
+	// Unready says why the namespace's probes could not run (a tenant at
+	// its quota); "" when they run.
+	Unready string
 }
 
 // DNS is cluster DNS as the tenants see it.
@@ -92,6 +95,17 @@ type Topology struct {
 	// mimic's path, beside what the dataplane did.
 	Policies        []networkingv1.NetworkPolicy
 	NamespaceLabels map[string]map[string]string
+}
+
+// unready says why a path cannot be probed: its source's or its target's
+// namespace has no running probes; "" when it can.
+func (t *Topology) unready(p Path) string {
+	for _, peer := range t.Peers {
+		if peer.Unready != "" && (peer.Namespace == p.FromPod.Namespace || peer.Namespace == p.ToNamespace || peer.Namespace == p.From.Namespace) {
+			return fmt.Sprintf("no probe runs in %s: %s", peer.Namespace, peer.Unready)
+		}
+	}
+	return ""
 }
 
 // Peer returns the peer of a role; ok is false when there is none.
