@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestLoadTestdata loads every testdata file: valid-*.yaml must load,
@@ -163,4 +164,16 @@ func TestPodSecurityOf(t *testing.T) {
 	c := s.DeepCopy()
 	c.Tenants[0].PodSecurity.EnforcedBy[0] = "changed"
 	assert.NotEqual(t, "changed", s.Tenants[0].PodSecurity.EnforcedBy[0], "DeepCopy shares nothing")
+}
+
+// A spec written out as YAML (as the suites hand it to the CLI) reads back
+// the same, through the strict parser.
+func TestSpecRoundTripsThroughYAML(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "valid-shared-services.yaml"))
+	require.NoError(t, err)
+	data, err := yaml.Marshal(s)
+	require.NoError(t, err)
+	back, err := Parse(data)
+	require.NoError(t, err, "%s", data)
+	assert.Equal(t, s, back)
 }

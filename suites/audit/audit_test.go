@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,13 +82,7 @@ func TestAuditRealTenants(t *testing.T) {
 				"every layer, Flux's live checks included, leaves every object of the audited namespaces exactly as it was (issue 13, must show 2)")
 			opts.Layers = opts.Layers[:4]
 
-			open := &networkingv1.NetworkPolicy{
-				ObjectMeta: metav1.ObjectMeta{Name: "allow-from-everywhere", Namespace: "audit-tenant-a"},
-				Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}}}},
-			}
-			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-a").Create(ctx, open, metav1.CreateOptions{})
-			require.NoError(t, err)
+			openTenantA(ctx, t, cs)
 			rep = suitekit.Execute(ctx, t, opts)
 			for id, v := range suitekit.Verdicts(rep) {
 				want := auditWant(id)
@@ -118,6 +114,28 @@ func auditWant(id string) model.Verdict {
 		return model.VerdictSkipped
 	}
 	return model.VerdictHeld
+}
+
+// specFile writes s where the CLI can read it.
+func specFile(t *testing.T, s *spec.Spec) string {
+	t.Helper()
+	data, err := yaml.Marshal(s)
+	require.NoError(t, err)
+	f := filepath.Join(t.TempDir(), "spec.yaml")
+	require.NoError(t, os.WriteFile(f, data, 0o600))
+	return f
+}
+
+// openTenantA gives tenant-a a policy that admits every namespace.
+func openTenantA(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	open := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "allow-from-everywhere", Namespace: "audit-tenant-a"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}}}},
+	}
+	_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-a").Create(ctx, open, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 // assertUntouched: after an audit the tenants hold exactly the guide's

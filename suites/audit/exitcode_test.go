@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -36,26 +35,11 @@ func TestBrokenRunWithFailedCleanupExits1(t *testing.T) {
 		WithLabel("mode", "audit").WithLabel("check", "exit-codes").
 		Assess("exit 1, cleanup error recorded", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := suitekit.Client(ctx, t).Clientset
-			realTenants(ctx, t, cs)
-			open := &networkingv1.NetworkPolicy{
-				ObjectMeta: metav1.ObjectMeta{Name: "allow-from-everywhere", Namespace: "audit-tenant-a"},
-				Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}}}},
-			}
-			_, err := cs.NetworkingV1().NetworkPolicies("audit-tenant-a").Create(ctx, open, metav1.CreateOptions{})
-			require.NoError(t, err)
-			specFile := filepath.Join(t.TempDir(), "spec.yaml")
-			require.NoError(t, os.WriteFile(specFile, []byte(`apiVersion: tenantcheck.io/v1alpha1
-kind: TenancySpec
-tenants:
-- name: tenant-a
-  namespaces: [audit-tenant-a]
-- name: tenant-b
-  namespaces: [audit-tenant-b]
-`), 0o600))
+			specPath := specFile(t, realTenants(ctx, t, cs))
+			openTenantA(ctx, t, cs)
 			report := filepath.Join(t.TempDir(), "report.json")
 			bin := suitekit.BuildCLI(t)
-			cmd := exec.Command(bin, "audit", "--spec", specFile, "--layers", "network", "--cleanup-timeout", "5s",
+			cmd := exec.Command(bin, "audit", "--spec", specPath, "--layers", "network", "--cleanup-timeout", "5s",
 				"--kubeconfig", cfg.KubeconfigFile(), "-o", "json", "--output-file", report)
 			cmd.Env = os.Environ()
 			stderr, err := cmd.StderrPipe()

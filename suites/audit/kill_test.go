@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,24 +28,15 @@ func TestKilledAuditLeavesNoMimic(t *testing.T) {
 		WithLabel("mode", "audit").WithLabel("check", "cleanup").
 		Assess("no mimic is left", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := suitekit.Client(ctx, t).Clientset
-			realTenants(ctx, t, cs)
+			specPath := specFile(t, realTenants(ctx, t, cs))
 			require.NoError(t, suitekit.ApplyFixtureTo(ctx, t, "shop-workloads", "audit-tenant-a", "audit-tenant-b"))
 			apiPods := waitWorkloads(ctx, t, cs)
-			specFile := filepath.Join(t.TempDir(), "spec.yaml")
-			require.NoError(t, os.WriteFile(specFile, []byte(`apiVersion: tenantcheck.io/v1alpha1
-kind: TenancySpec
-tenants:
-- name: tenant-a
-  namespaces: [audit-tenant-a]
-- name: tenant-b
-  namespaces: [audit-tenant-b]
-`), 0o600))
 			bin := suitekit.BuildCLI(t)
 
 			w, err := cs.CoreV1().Pods("audit-tenant-b").Watch(ctx, metav1.ListOptions{})
 			require.NoError(t, err)
 			defer w.Stop()
-			cmd := exec.Command(bin, "audit", "--spec", specFile, "--layers", "network", "--kubeconfig", cfg.KubeconfigFile())
+			cmd := exec.Command(bin, "audit", "--spec", specPath, "--layers", "network", "--kubeconfig", cfg.KubeconfigFile())
 			cmd.Env = os.Environ()
 			stderr, err := cmd.StderrPipe()
 			require.NoError(t, err)

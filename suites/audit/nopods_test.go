@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,19 +27,7 @@ func TestNoPodsCreatesNoPod(t *testing.T) {
 		WithLabel("mode", "audit").WithLabel("check", "no-pods").
 		Assess("no pod is created, in any namespace", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := suitekit.Client(ctx, t).Clientset
-			realTenants(ctx, t, cs)
-			specFile := filepath.Join(t.TempDir(), "spec.yaml")
-			require.NoError(t, os.WriteFile(specFile, []byte(`apiVersion: tenantcheck.io/v1alpha1
-kind: TenancySpec
-tenants:
-- name: tenant-a
-  namespaces: [audit-tenant-a]
-- name: tenant-b
-  namespaces: [audit-tenant-b]
-shared:
-- namespace: audit-ingress
-  allowedTo: [tenant-a, tenant-b]
-`), 0o600))
+			specPath := specFile(t, realTenants(ctx, t, cs))
 			bin := suitekit.BuildCLI(t)
 
 			list, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
@@ -57,7 +44,7 @@ shared:
 					}
 				}
 			}()
-			cmd := exec.CommandContext(ctx, bin, "audit", "--no-pods", "--spec", specFile, "--kubeconfig", cfg.KubeconfigFile(), "-o", "json")
+			cmd := exec.CommandContext(ctx, bin, "audit", "--no-pods", "--spec", specPath, "--kubeconfig", cfg.KubeconfigFile(), "-o", "json")
 			cmd.Env = os.Environ()
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
