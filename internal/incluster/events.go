@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
@@ -31,8 +32,13 @@ func EmitBrokenEvents(ctx context.Context, cs kubernetes.Interface, r *model.Rep
 	for layer, checks := range broken {
 		for _, ns := range namespaces {
 			ev := &corev1.Event{
-				ObjectMeta:     metav1.ObjectMeta{GenerateName: "tenantcheck-", Namespace: ns},
-				InvolvedObject: corev1.ObjectReference{Kind: "Namespace", Name: ns, APIVersion: "v1"},
+				// Marked as the run's, as deploy/'s guard asks of every
+				// object the runner writes in a tenant namespace.
+				ObjectMeta: metav1.ObjectMeta{GenerateName: "tenantcheck-", Namespace: ns,
+					Labels: map[string]string{baseline.LabelManagedBy: baseline.ManagedByTenantcheck, baseline.LabelRun: runLabel(r)}},
+				// The API server takes an Event in a namespace only when
+				// its object names the same namespace, a Namespace's too.
+				InvolvedObject: corev1.ObjectReference{Kind: "Namespace", Name: ns, Namespace: ns, APIVersion: "v1"},
 				Reason:         ReasonBroken, Type: corev1.EventTypeWarning,
 				Message:        fmt.Sprintf("layer %s is broken: %s", layer, strings.Join(checks, ", ")),
 				Source:         corev1.EventSource{Component: "tenantcheck"},
@@ -44,4 +50,12 @@ func EmitBrokenEvents(ctx context.Context, cs kubernetes.Interface, r *model.Rep
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// runLabel is the report's run ID, or "unknown" for a report without one.
+func runLabel(r *model.Report) string {
+	if r.Metadata.RunID != "" {
+		return r.Metadata.RunID
+	}
+	return "unknown"
 }

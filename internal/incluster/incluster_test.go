@@ -195,6 +195,9 @@ func TestEmitBrokenEvents(t *testing.T) {
 		require.Len(t, evs.Items, 1)
 		assert.Equal(t, ReasonBroken, evs.Items[0].Reason)
 		assert.Contains(t, evs.Items[0].Message, "layer network is broken: network/x")
+		assert.Equal(t, "tenantcheck", evs.Items[0].Labels["app.kubernetes.io/managed-by"], "marked, as deploy/'s guard asks")
+		assert.Equal(t, ns, evs.Items[0].InvolvedObject.Namespace, "the API server refuses an Event whose object is in no namespace")
+		assert.NotEmpty(t, evs.Items[0].Labels["tenantcheck.io/run"])
 	}
 	require.NoError(t, EmitBrokenEvents(ctx, cs, report(model.VerdictHeld), []string{"c"}))
 	evs, _ := cs.CoreV1().Events("c").List(ctx, metav1.ListOptions{})

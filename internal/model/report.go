@@ -28,15 +28,18 @@ const (
 
 // Metadata describes the run and the cluster it ran against.
 type Metadata struct {
-	ClusterVersion     string    `json:"clusterVersion"`
-	Nodes              int       `json:"nodes"`
-	CNI                string    `json:"cni,omitempty"`
-	TenantcheckVersion string    `json:"tenantcheckVersion"`
-	Mode               Mode      `json:"mode"`
-	Start              time.Time `json:"start"`
-	End                time.Time `json:"end"`
-	SpecDigest         string    `json:"specDigest"`
-	Tenants            []string  `json:"tenants"`
+	ClusterVersion     string `json:"clusterVersion"`
+	Nodes              int    `json:"nodes"`
+	CNI                string `json:"cni,omitempty"`
+	TenantcheckVersion string `json:"tenantcheckVersion"`
+	Mode               Mode   `json:"mode"`
+	// RunID is the run's tenantcheck.io/run label: what `tenantcheck
+	// cleanup --run` takes and the marks on every object it created.
+	RunID      string    `json:"runID,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	SpecDigest string    `json:"specDigest"`
+	Tenants    []string  `json:"tenants"`
 	// CleanupError says what the run could not remove after it judged; the
 	// verdicts stand (a Broken run still exits 1).
 	CleanupError string `json:"cleanupError,omitempty"`

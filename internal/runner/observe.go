@@ -35,7 +35,7 @@ func preflight(ctx context.Context, c *kube.Client, run *Run) (model.Metadata, e
 	}
 	digest, _ := run.opts.Spec.Digest()
 	meta := model.Metadata{
-		ClusterVersion: version, TenantcheckVersion: run.opts.Version, Mode: run.opts.Mode,
+		ClusterVersion: version, TenantcheckVersion: run.opts.Version, Mode: run.opts.Mode, RunID: run.ID,
 		Start: run.started, SpecDigest: digest, Tenants: run.Spec.TenantNames(),
 	}
 	if nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
@@ -67,7 +67,7 @@ func guessCNI(ctx context.Context, c *kube.Client) string {
 func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata, phase func(string, time.Duration)) (*model.Report, error) {
 	env := &layer.Env{
 		Client: c, Roster: run.Roster, Mode: run.opts.Mode, RunID: run.ID, Labels: run.Labels,
-		Probe: run.opts.Probe.WithDefaults(), Say: run.say, NoPods: run.opts.NoPods,
+		Probe: run.opts.Probe.WithDefaults(), Say: run.say, NoPods: run.opts.NoPods, FluxLive: run.opts.FluxLive,
 	}
 	var results []model.Result
 	var matrices []model.Matrix
