@@ -32,6 +32,10 @@ import (
 // of RBAC's own escalation check when a binding or role is created.
 var authzDenied = regexp.MustCompile(`User ".*" cannot |is attempting to grant RBAC permissions not currently held`)
 
+// GuardPolicy is the ValidatingAdmissionPolicy deploy/ ships to confine the
+// in-cluster runner to the objects it marked.
+const GuardPolicy = "tenantcheck-runner-guard"
+
 // admissionMarkers appear in refusals written by admission plugins, after
 // authorisation let the request through.
 var admissionMarkers = []string{
@@ -66,6 +70,10 @@ func Classify(err error) (model.APIOutcome, string) {
 	}
 	raw := StatusLine(err)
 	switch {
+	case strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+GuardPolicy+"'"):
+		// tenantcheck's own guard (deploy/) is no control of the tenant's:
+		// its refusal must never read as one.
+		return model.APIError, "refused by tenantcheck's own guard " + GuardPolicy + ", not by a control of the cluster's (check deploy/'s tenantLabel and the namespace's labels): " + raw
 	case policyDenial(err.Error()):
 		// A ValidatingAdmissionPolicy answers 422 Invalid unless its
 		// validation names another reason, and a webhook picks its own

@@ -50,6 +50,11 @@ func TestOutcome(t *testing.T) {
 		{"admission policy refuses with 422", apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "p", field.ErrorList{field.Forbidden(field.NewPath(""),
 			`ValidatingAdmissionPolicy 'no-hostpath' with binding 'no-hostpath' denied request: hostPath volumes are not allowed`)}),
 			model.APIRejected, "ValidatingAdmissionPolicy 'no-hostpath'"},
+		// deploy/'s guard confines tenantcheck itself: its refusal is no
+		// control of the cluster's, in any layer.
+		{"tenantcheck's own guard refuses", apierrors.NewForbidden(pods, "p", errors.New(
+			`ValidatingAdmissionPolicy 'tenantcheck-runner-guard' with binding 'tenantcheck-runner-guard' denied request: only marked objects`)),
+			model.APIError, "refused by tenantcheck's own guard"},
 		{"webhook refuses with 400", apierrors.NewBadRequest(`admission webhook "deny.example.com" denied the request: no`),
 			model.APIRejected, "admission webhook"},
 		{"unrecognised 403 proves nothing", apierrors.NewForbidden(pods, "p", errors.New("some proxy said no")),
