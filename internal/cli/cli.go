@@ -122,6 +122,7 @@ type runFlags struct {
 	// audit only
 	discoverLabel string
 	noPods        bool
+	fluxLive      bool
 	inCluster     inClusterFlags
 }
 
@@ -145,6 +146,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec naming the existing tenant and shared namespaces (default: discover by --discover-label)")
 		fs.StringVar(&f.discoverLabel, "discover-label", spec.DefaultTenantLabel, "namespace label whose value names the tenant, when no --spec is given")
 		fs.BoolVar(&f.noPods, "no-pods", false, "place no probe pods: run only the API layers")
+		fs.BoolVar(&f.fluxLive, "flux-live", false, "also run Flux's live checks: an ExternalArtifact in two tenants and Kustomizations in one, reconciled by their Flux (needs the extra permissions of deploy/components/flux-live)")
 		fs.IntVar(&f.maxShapes, "max-shapes", network.DefaultMaxShapes, fmt.Sprintf("workload shapes per tenant namespace judged and mimicked, largest first (1-%d); the report names the rest", network.MaxShapesCeiling))
 	} else {
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")
@@ -166,6 +168,9 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	}
 	if err := f.inCluster.validate(); err != nil {
 		return nil, err
+	}
+	if f.fluxLive && f.noPods {
+		return nil, fmt.Errorf("--flux-live needs an artifact-server pod: drop --no-pods or --flux-live")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s takes no arguments, got %q", name, strings.Join(fs.Args(), " "))

@@ -15,6 +15,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/layers"
+	"github.com/tenantcheck/tenantcheck/internal/layers/flux"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/report"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
@@ -71,7 +72,7 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	opts := runner.Options{
 		Spec: sp, Mode: mode, Layers: selected, NoPods: f.noPods, Keep: f.keep, Version: Version, Progress: s.Err, CleanupTimeout: f.cleanupTO,
 		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes},
-		ExtraNeeds: f.inCluster.needs(),
+		ExtraNeeds: f.needs(), FluxLive: f.fluxLive,
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)
 	if rep == nil {
@@ -132,4 +133,14 @@ func writeReport(s Streams, path string, rep *model.Report, format report.Format
 	}
 	fmt.Fprintf(s.Err, "report written to %s\n", path)
 	return nil
+}
+
+// needs is what the run's options add to the layers' own permissions: the
+// in-cluster flags' and, with --flux-live, the Flux live checks'.
+func (f *runFlags) needs() []kube.Permission {
+	out := f.inCluster.needs()
+	if f.fluxLive {
+		out = append(out, flux.LivePermissions...)
+	}
+	return out
 }

@@ -58,6 +58,8 @@ type Env struct {
 	// NoPods: the run places no pod anywhere (audit --no-pods), its own
 	// namespaces included.
 	NoPods bool
+	// FluxLive: an audit runs the Flux layer's live checks (--flux-live).
+	FluxLive bool
 	// Say reports progress on stderr; never nil.
 	Say func(format string, args ...any)
 }

@@ -38,7 +38,10 @@ type Options struct {
 	// NoPods: no layer places a pod anywhere (the caller also leaves out
 	// the layers that need pods in the tenants).
 	NoPods bool
-	Keep   bool // leave the run's namespaces in place (for debugging)
+	// FluxLive: an audit also runs the Flux layer's live checks, which put
+	// Flux objects into tenant namespaces (provision mode always does).
+	FluxLive bool
+	Keep     bool // leave the run's namespaces in place (for debugging)
 	// Probe: the probe image and the timeouts of what layers run in pods.
 	Probe          layer.ProbeSettings
 	CleanupTimeout time.Duration

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
+	"github.com/tenantcheck/tenantcheck/internal/layers/flux"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/internal/spec"
@@ -68,6 +69,7 @@ func TestAuditRealTenants(t *testing.T) {
 			opts := suitekit.Options(t)
 			opts.Spec, opts.Mode = s, model.ModeAudit
 			opts.Layers = []model.Layer{model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
+			opts.FluxLive = true // the opt-in whose footprint the snapshot below proves undone
 
 			before := snapshot(ctx, t, "audit-tenant-a", "audit-tenant-b", "audit-ingress")
 			rep := suitekit.Execute(ctx, t, opts)
@@ -75,6 +77,9 @@ func TestAuditRealTenants(t *testing.T) {
 				if !strings.HasPrefix(id, "flux/") {
 					assert.Equal(t, auditWant(id), v, id)
 				}
+			}
+			for _, r := range rep.Results {
+				assert.NotEqual(t, flux.NotOptedIn, r.Reason, "%s: --flux-live ran the live checks", r.CheckID)
 			}
 			assert.Equal(t, model.ModeAudit, rep.Metadata.Mode)
 			assertUntouched(ctx, t, cs)

@@ -32,25 +32,37 @@ var Layer = layer.Layer{
 	ID:      model.LayerFlux,
 	Summary: "reads the Flux controllers' lockdown flags and the tenants' objects; the real kustomize-controller answers Kustomizations aimed across tenants",
 	Checks:  checks(),
-	Needs:   layer.Perms(permissions...),
+	Needs: func(mode model.Mode) []kube.Permission {
+		if mode == model.ModeAudit { // live checks: opt-in, see LivePermissions
+			return append([]kube.Permission(nil), staticPermissions...)
+		}
+		return append(append([]kube.Permission(nil), staticPermissions...), LivePermissions...)
+	},
 	Creates: []schema.GroupVersionResource{
 		{Group: kustomizationsGR.Group, Version: "v1", Resource: kustomizationsGR.Resource},
 		{Group: externalArtifactsGR.Group, Version: "v1", Resource: externalArtifactsGR.Resource},
 	},
-	Footprint: "where Flux runs: an ExternalArtifact in each of two tenants and three Kustomizations in one (labelled with the run, deleted at its end), which the real kustomize-controller reconciles",
+	Footprint: "only with --flux-live, where Flux runs: an ExternalArtifact in each of two tenants and three Kustomizations in one (labelled with the run, deleted at its end), which the real kustomize-controller reconciles",
 	Run:       runLayer,
 }
 
-// permissions: detect Flux by its CRDs, read the controllers' args and the
-// tenants' objects; for the live checks, three Kustomizations in one tenant,
-// an ExternalArtifact (whose status carries the artifact) in each of two,
-// and the artifact server (a pod and its ConfigMap) in the run's outsider.
-var permissions = []kube.Permission{
+// staticPermissions: detect Flux by its CRDs, read the controllers' args and
+// the tenants' objects.
+var staticPermissions = []kube.Permission{
 	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "kustomizations.kustomize.toolkit.fluxcd.io"},
 	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "helmreleases.helm.toolkit.fluxcd.io"},
 	{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "externalartifacts.source.toolkit.fluxcd.io"},
 	{Verb: "list", Group: "apps", Resource: "deployments"},
 	{Verb: "list", Group: "helm.toolkit.fluxcd.io", Resource: "helmreleases"},
+	{Verb: "list", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+}
+
+// LivePermissions are the live checks': three Kustomizations in one tenant,
+// an ExternalArtifact (whose status carries the artifact) in each of two,
+// and the artifact server (a pod and its ConfigMap) in the run's outsider.
+// A provision run always has them; an audit only with --flux-live, which
+// adds them to what the preflight checks.
+var LivePermissions = []kube.Permission{
 	{Verb: "get", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
 	{Verb: "list", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
 	{Verb: "create", Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
@@ -85,6 +97,9 @@ type Input struct {
 	// NoPods: the live checks, which need an artifact-server pod, are
 	// Skipped.
 	NoPods bool
+	// Live: run the live checks (always in provision mode; an audit's
+	// --flux-live). Without it they are Skipped.
+	Live bool
 	// Wait bounds the wait for each Kustomization's verdict (0: DefaultWait).
 	Wait time.Duration
 	Say  func(format string, args ...any)
@@ -96,6 +111,7 @@ func runLayer(ctx context.Context, le *layer.Env) layer.Output {
 	results := Run(ctx, le.Client, Input{
 		Tenants: le.Roster.Tenants(), Mode: le.Mode, Outsider: outsider.Namespace,
 		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say, NoPods: le.NoPods,
+		Live: le.Mode == model.ModeProvision || le.FluxLive,
 	})
 	le.Say("flux: layer checked in %.1fs", time.Since(start).Seconds())
 	return layer.Output{Results: results}

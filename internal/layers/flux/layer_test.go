@@ -100,7 +100,7 @@ func TestTenantObjects(t *testing.T) {
 		fluxObject(ks, "Kustomization", "elsewhere", "ignored", map[string]any{}, nil),
 	)
 	in := Input{Tenants: []Tenant{{Name: "a", Namespaces: []string{"a"}}, {Name: "b", Namespaces: []string{"b"}}},
-		Labels: map[string]string{"tenantcheck.io/run": "r1"}}
+		Labels: map[string]string{"tenantcheck.io/run": "r1"}, Live: true}
 	got := map[string]model.Result{}
 	for _, r := range run(context.Background(), env{cs: fake.NewClientset(), dyn: dyn, repro: "kubectl"}, in) {
 		got[r.CheckID] = r
@@ -228,4 +228,31 @@ func TestKustomizationRequests(t *testing.T) {
 	def := spec(LiveChecks[2])
 	assert.NotContains(t, def, "serviceAccountName")
 	assert.Equal(t, "./tc-flux-default-sa", def["path"])
+}
+
+// An audit without --flux-live runs the static checks only: the live ones
+// are Skipped, saying how to opt in, and nothing is created.
+func TestAuditWithoutFluxLiveCreatesNothing(t *testing.T) {
+	dyn := fakeDynamic(
+		crd("kustomizations.kustomize.toolkit.fluxcd.io", "v1"), crd("helmreleases.helm.toolkit.fluxcd.io", "v2"),
+		crd("externalartifacts.source.toolkit.fluxcd.io", "v1"))
+	cs := fake.NewClientset()
+	in := Input{Tenants: []Tenant{{Name: "a", Namespaces: []string{"a"}}, {Name: "b", Namespaces: []string{"b"}}},
+		Mode: model.ModeAudit, Outsider: "tc-x-outsider", Labels: map[string]string{"tenantcheck.io/run": "r1"}}
+	got := map[string]model.Result{}
+	for _, r := range run(context.Background(), env{cs: cs, dyn: dyn, repro: "kubectl"}, in) {
+		got[r.CheckID] = r
+	}
+	for _, c := range LiveChecks {
+		assert.Equal(t, model.VerdictSkipped, got[c.ID].Verdict, c.ID)
+		assert.Contains(t, got[c.ID].Reason, "opt in with --flux-live", c.ID)
+	}
+	for _, a := range cs.Actions() {
+		assert.NotEqual(t, "create", a.GetVerb(), "nothing created: %v", a)
+	}
+	for _, a := range dyn.Actions() {
+		assert.NotEqual(t, "create", a.GetVerb(), "nothing created: %v", a)
+	}
+	assert.NotContains(t, Layer.Needs(model.ModeAudit), LivePermissions[0], "an audit's preflight does not ask for the live checks' rights")
+	assert.Contains(t, Layer.Needs(model.ModeProvision), LivePermissions[0])
 }

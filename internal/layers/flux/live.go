@@ -76,6 +76,9 @@ var LiveChecks = []LiveCheck{
 	},
 }
 
+// NotOptedIn is why an audit without --flux-live skips the live checks.
+const NotOptedIn = "audit without --flux-live: the live checks put an ExternalArtifact into two tenants and Kustomizations into one, which their Flux reconciles and alerts on; opt in with --flux-live"
+
 // liveResults runs every live check at once: one artifact, one server, one
 // source in each of the two tenants, then one Kustomization per check.
 func liveResults(ctx context.Context, e env, crds installed, in Input) []model.Result {
@@ -87,6 +90,8 @@ func liveResults(ctx context.Context, e env, crds installed, in Input) []model.R
 		return liveAll(model.Skipped("--no-pods: the live checks need an artifact-server pod"))
 	case crds.externalArtifact == nil:
 		return liveAll(model.Skipped("the ExternalArtifact CRD is not installed, so the layer has no source to offer the controller"))
+	case !in.Live:
+		return liveAll(model.Skipped(NotOptedIn))
 	case in.Outsider == "":
 		return liveAll(model.Errored("no namespace of the run's own for the artifact server"))
 	}
