@@ -79,6 +79,7 @@ upgrade-drill: build
 KIND_CONFIG   ?= kind-config/calico.yaml
 KIND_NAME     ?= tenantcheck-calico
 CALICO_VERSION ?= v3.29.1
+RUNNER_IMAGE  ?= tenantcheck.local/tenantcheck:dev
 CALICO_MANIFEST ?= https://raw.githubusercontent.com/projectcalico/calico/$(CALICO_VERSION)/manifests/calico.yaml
 kind-up:
 	kind create cluster --config $(KIND_CONFIG) --name $(KIND_NAME)
@@ -86,6 +87,10 @@ kind-up:
 	kubectl --context kind-$(KIND_NAME) -n kube-system rollout status daemonset/calico-node --timeout=5m
 	docker build -f images/probe/Dockerfile -t $(TENANTCHECK_PROBE_IMAGE) .
 	kind load docker-image $(TENANTCHECK_PROBE_IMAGE) --name $(KIND_NAME)
+	# The runner too, under the name deploy/local uses: `kubectl apply -k
+	# deploy/local` then runs the CronJob on kind as on the local cluster.
+	docker build -t $(RUNNER_IMAGE) .
+	kind load docker-image $(RUNNER_IMAGE) --name $(KIND_NAME)
 kind-test:
 	kubectl config use-context kind-$(KIND_NAME)
 	go test -p 1 -count=1 -timeout 30m -v ./suites/...
