@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -42,7 +43,7 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, p
 	// Opt out of mesh injection (the label and annotations Istio and Linkerd
 	// read): a sidecar would answer connects in the target's place.
 	labels["sidecar.istio.io/inject"] = "false"
-	if peer.Role == RoleTenant {
+	if peer.Role == RoleTenant && peer.NoPartOf == "" {
 		labels[labelPartOf] = peer.Tenant // what allow-from-shared-ingress selects
 	}
 	res := kube.SmallResources()
@@ -77,6 +78,38 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, p
 	return pod
 }
 
+// ownedBy makes the probe Service the pod's controller.
+func ownedBy(pod *corev1.Pod, owner *corev1.Service) *corev1.Pod {
+	pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: owner.Name, UID: owner.UID, Controller: ptrTo(true)}}
+	return pod
+}
+
+// partOfTaken says why a tenant's probe pods must go without
+// app.kubernetes.io/part-of=<tenant>, the label the guide's
+// allow-from-shared-ingress selects: a Service of the tenant's that would
+// then select the probe server (and send it the tenant's traffic). "" when
+// none would.
+func partOfTaken(ctx context.Context, cs kubernetes.Interface, runLabels map[string]string, peer Peer) (string, error) {
+	svcs, err := cs.CoreV1().Services(peer.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("list services in %s: %w", peer.Namespace, err)
+	}
+	probe := maps.Clone(runLabels)
+	probe[labelRole] = ServerPod
+	probe["sidecar.istio.io/inject"] = "false"
+	probe[labelPartOf] = peer.Tenant
+	for _, svc := range svcs.Items {
+		if svc.Name == ServiceName || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if k8slabels.SelectorFromSet(svc.Spec.Selector).Matches(k8slabels.Set(probe)) {
+			return fmt.Sprintf("the probe pods of %s go without %s=%s: Service %s selects on it, and would send its traffic to the probe server",
+				peer.Namespace, labelPartOf, peer.Tenant, svc.Name), nil
+		}
+	}
+	return "", nil
+}
+
 func probeService(labels map[string]string, peer Peer) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: ServiceName, Namespace: peer.Namespace, Labels: maps.Clone(labels)},
@@ -107,9 +140,28 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSetting
 			out[i].Unready = fmt.Sprintf("namespace %s: default service account never appeared: %v", p.Namespace, err)
 			continue
 		}
-		objs := []runtime.Object{probeService(labels, p), probePod(cfg, labels, nonce, p, ServerPod, p.Role == RoleOutsider)}
+		if p.Role == RoleTenant {
+			why, err := partOfTaken(ctx, cs, labels, p)
+			if err != nil {
+				out[i].Unready = err.Error()
+				continue
+			}
+			out[i].NoPartOf = why
+		}
+		if err := provision.Create(ctx, cs, []runtime.Object{probeService(labels, p)}); err != nil {
+			out[i].Unready = err.Error()
+			continue
+		}
+		// Owned by their Service as controller: no tenant ReplicaSet or
+		// other controller whose selector they match can adopt them.
+		owner, err := cs.CoreV1().Services(p.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+		if err != nil {
+			out[i].Unready = fmt.Sprintf("read service %s/%s: %v", p.Namespace, ServiceName, err)
+			continue
+		}
+		objs := []runtime.Object{ownedBy(probePod(cfg, labels, nonce, out[i], ServerPod, p.Role == RoleOutsider), owner)}
 		if p.Role != RoleCanary {
-			objs = append(objs, probePod(cfg, labels, nonce, p, ClientPod, false))
+			objs = append(objs, ownedBy(probePod(cfg, labels, nonce, out[i], ClientPod, false), owner))
 		}
 		if err := provision.Create(ctx, cs, objs); err != nil {
 			out[i].Unready = err.Error()

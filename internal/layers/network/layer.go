@@ -24,7 +24,8 @@ var Layer = layer.Layer{
 	Needs:      layer.Perms(slices.Concat(permissions, mimicPermissions(), staticPermissions)...),
 	Creates:    []schema.GroupVersionResource{{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "services"}},
 	PlacesPods: true,
-	Footprint: "pods tc-probe-server and tc-probe-client (restricted, 100m CPU and 64Mi limits each) and Service tc-probe; " +
+	Footprint: "pods tc-probe-server and tc-probe-client (restricted, 100m CPU and 64Mi limits each, owned by Service tc-probe so no controller adopts them, " +
+		"without app.kubernetes.io/part-of where a Service of the tenant's selects on it) and Service tc-probe; " +
 		"one mimic pod per workload shape, up to --max-shapes, and one without labels (tc-mimic-N: the shape's labels, never Ready, owned by tc-probe, same limits); all for the run's probes only",
 	Run: run,
 }

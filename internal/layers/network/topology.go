@@ -57,6 +57,10 @@ type Peer struct {
 	// Unready says why the namespace's probes could not run (a tenant at
 	// its quota); "" when they run.
 	Unready string
+	// NoPartOf says why a tenant's probe pods go without
+	// app.kubernetes.io/part-of (a Service of the tenant's selects on it);
+	// a shared namespace's path to its probe server then proves nothing.
+	NoPartOf string
 }
 
 // DNS is cluster DNS as the tenants see it.
@@ -103,6 +107,12 @@ func (t *Topology) unready(p Path) string {
 	for _, peer := range t.Peers {
 		if peer.Unready != "" && (peer.Namespace == p.FromPod.Namespace || peer.Namespace == p.ToNamespace || peer.Namespace == p.From.Namespace) {
 			return fmt.Sprintf("no probe runs in %s: %s", peer.Namespace, peer.Unready)
+		}
+		// A policy of the guide's kind admits a shared namespace to the
+		// tenant's part-of pods: a probe server without the label cannot
+		// stand for them, whether reached or not.
+		if peer.NoPartOf != "" && p.From.Role == RoleShared && peer.Namespace == p.ToNamespace && p.ToPod == peer.Server.String() {
+			return peer.NoPartOf
 		}
 	}
 	return ""
