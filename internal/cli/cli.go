@@ -119,6 +119,7 @@ type runFlags struct {
 	maxShapes  int
 	cleanupTO  time.Duration
 	domain     string
+	priority   string
 	// audit only
 	discoverLabel string
 	noPods        bool
@@ -147,6 +148,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 		fs.StringVar(&f.discoverLabel, "discover-label", spec.DefaultTenantLabel, "namespace label whose value names the tenant, when no --spec is given")
 		fs.BoolVar(&f.noPods, "no-pods", false, "place no probe pods: run only the API layers")
 		fs.BoolVar(&f.fluxLive, "flux-live", false, "also run Flux's live checks: an ExternalArtifact in two tenants and Kustomizations in one, reconciled by their Flux (needs the extra permissions of deploy/components/flux-live)")
+		fs.StringVar(&f.priority, "priority-class", "", "PriorityClass of the probe pods placed in tenant namespaces (deploy/ ships tenantcheck-probe: below every tenant's pods, never preempting); default: the cluster's default")
 		fs.IntVar(&f.maxShapes, "max-shapes", network.DefaultMaxShapes, fmt.Sprintf("workload shapes per tenant namespace judged and mimicked, largest first (1-%d); the report names the rest", network.MaxShapesCeiling))
 	} else {
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec file (default: the guide's baseline, two tenants and ingress-shared)")

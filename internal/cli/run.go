@@ -71,7 +71,8 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	defer cancel()
 	opts := runner.Options{
 		Spec: sp, Mode: mode, Layers: selected, NoPods: f.noPods, Keep: f.keep, Version: Version, Progress: s.Err, CleanupTimeout: f.cleanupTO,
-		Probe:      layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes},
+		Probe: layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes,
+			PriorityClass: f.priority},
 		ExtraNeeds: f.needs(), FluxLive: f.fluxLive,
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)

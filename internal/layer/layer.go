@@ -93,6 +93,10 @@ type ProbeSettings struct {
 	// MaxShapes bounds the workload shapes per tenant namespace that are
 	// judged and mimicked, largest first (default 8, at most 16).
 	MaxShapes int
+	// PriorityClass of the pods that run in tenant namespaces (probes and
+	// mimics); "" for the cluster's default. deploy/ ships one below every
+	// tenant's that never preempts.
+	PriorityClass string
 }
 
 // WithDefaults fills in the zero values.

@@ -3,6 +3,7 @@ package incluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,9 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 				}},
 
 				// What the guard takes back from the ClusterRole.
+				// (A tenant's ConfigMap, a flux-system Kustomization and an
+				// ExternalArtifact's status are RBAC's to refuse here; with
+				// components/flux-live, the guard's: see below.)
 				{"create a pod in kube-system", res("create", "", "pods", "", "kube-system", ""), kube.GuardPolicy, create(probe("kube-system"))},
 				{"create a pod in a namespace of no tenant", res("create", "", "pods", "", "default", ""), kube.GuardPolicy, create(probe("default"))},
 				{"create a pod without its marks in a tenant", res("create", "", "pods", "", a, ""), kube.GuardPolicy, create(unmarked)},
@@ -221,15 +225,15 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 				{"delete a tc- namespace someone else labelled managed-by=tenantcheck", res("delete", "", "namespaces", "", "", fake.Name), kube.GuardPolicy, func(ctx context.Context) error {
 					return cs.CoreV1().Namespaces().Delete(ctx, fake.Name, metav1.DeleteOptions{})
 				}},
-				{"delete a tenant's ConfigMap", res("delete", "", "configmaps", "", b, "tenant-settings"), kube.GuardPolicy, func(ctx context.Context) error {
+				{"delete a tenant's ConfigMap", res("delete", "", "configmaps", "", b, "tenant-settings"), "RBAC", func(ctx context.Context) error {
 					return cs.CoreV1().ConfigMaps(b).Delete(ctx, "tenant-settings", metav1.DeleteOptions{})
 				}},
-				{"patch a flux-system Kustomization", res("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "", "flux-system", "platform"), kube.GuardPolicy, func(ctx context.Context) error {
+				{"patch a flux-system Kustomization", res("patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "", "flux-system", "platform"), "RBAC", func(ctx context.Context) error {
 					_, err := dyn.Resource(kustomizations).Namespace("flux-system").Patch(ctx, "platform", types.MergePatchType,
 						[]byte(`{"spec":{"path":"./elsewhere"}}`), metav1.PatchOptions{})
 					return err
 				}},
-				{"update the status of an ExternalArtifact it did not create", res("update", "source.toolkit.fluxcd.io", "externalartifacts", "status", a, "tenant-source"), kube.GuardPolicy, func(ctx context.Context) error {
+				{"update the status of an ExternalArtifact it did not create", res("update", "source.toolkit.fluxcd.io", "externalartifacts", "status", a, "tenant-source"), "RBAC", func(ctx context.Context) error {
 					u, err := dyn.Resource(externalArtifts).Namespace(a).Get(ctx, "tenant-source", metav1.GetOptions{})
 					if err != nil {
 						return err
@@ -280,25 +284,41 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 				}},
 			}
 
-			var table strings.Builder
-			fmt.Fprintf(&table, "%-72s  %-11s  %-9s  %s\n", "the runner tries to", "RBAC (SAR)", "must be", "answered by")
+			judge(ctx, t, admin, "deploy/local", rows)
+
+			// With deploy/components/flux-live, RBAC grants the live checks'
+			// rights cluster-wide; the guard still confines them to what the
+			// run marked.
+			withLive := t.TempDir()
+			rel, err := filepath.Rel(withLive, deploy)
+			require.NoError(t, err)
+			comp, err := filepath.Rel(withLive, filepath.Join(suitekit.RepoRoot(), "deploy", "components", "flux-live"))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(withLive, "kustomization.yaml"),
+				[]byte("resources: ["+rel+"]\ncomponents: ["+comp+"]\n"), 0o644))
+			kubectl(t, cfg, "apply", "-k", withLive)
+			t.Cleanup(func() { kubectlQuiet(cfg, "delete", "clusterrolebinding,clusterrole", "tenantcheck-flux-live") })
+			byName := map[string]privilegeRow{}
 			for _, r := range rows {
-				allowed, err := sar(ctx, admin, r.sar)
-				require.NoError(t, err, r.what)
-				got := answeredBy(r.try(ctx))
-				want := "allowed"
-				if r.want != "" {
-					want = "refused"
-				}
-				gotText := got
-				if gotText == "" {
-					gotText = "allowed"
-				}
-				fmt.Fprintf(&table, "%-72s  %-11s  %-9s  %s\n", r.what, map[bool]string{true: "allowed", false: "denied"}[allowed], want, gotText)
-				assert.Equal(t, r.want, got, "%s: answered by", r.what)
-				assert.Equal(t, r.want != "RBAC", allowed, "%s: RBAC allows it exactly when RBAC is not what refuses it", r.what)
+				byName[r.what] = r
 			}
-			t.Logf("the in-cluster runner's privileges, each tried with its own token:\n%s", table.String())
+			var live []privilegeRow
+			for _, name := range []string{"delete a tenant's ConfigMap", "patch a flux-system Kustomization", "update the status of an ExternalArtifact it did not create"} {
+				r := byName[name]
+				r.want = kube.GuardPolicy
+				live = append(live, r)
+			}
+			live = append(live, privilegeRow{"create and delete its marked Kustomization in a tenant", res("create", "kustomize.toolkit.fluxcd.io", "kustomizations", "", a, ""), "", func(ctx context.Context) error {
+				if _, err := dyn.Resource(kustomizations).Namespace(a).Create(ctx, kustomization(a, "tc-guard-ks", ours), metav1.CreateOptions{}); err != nil {
+					return err
+				}
+				return dyn.Resource(kustomizations).Namespace(a).Delete(ctx, "tc-guard-ks", metav1.DeleteOptions{})
+			}})
+			require.Eventually(t, func() bool {
+				ok, err := sar(ctx, admin, live[1].sar)
+				return err == nil && ok
+			}, 30*time.Second, 250*time.Millisecond, "the flux-live ClusterRole is in effect")
+			judge(ctx, t, admin, "deploy/local with components/flux-live", live)
 
 			// Whatever was refused is still there.
 			_, err = admin.CoreV1().Pods(a).Get(ctx, "tenant-app", metav1.GetOptions{})
@@ -315,6 +335,31 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// judge tries every row and prints the table: RBAC's answer (a
+// SubjectAccessReview), what the row must get, and who answered the real
+// request.
+func judge(ctx context.Context, t *testing.T, admin kubernetes.Interface, setup string, rows []privilegeRow) {
+	t.Helper()
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-72s  %-11s  %-9s  %s\n", "the runner tries to", "RBAC (SAR)", "must be", "answered by")
+	for _, r := range rows {
+		allowed, err := sar(ctx, admin, r.sar)
+		require.NoError(t, err, r.what)
+		got := answeredBy(r.try(ctx))
+		want, gotText := "allowed", "allowed"
+		if r.want != "" {
+			want = "refused"
+		}
+		if got != "" {
+			gotText = got
+		}
+		fmt.Fprintf(&table, "%-72s  %-11s  %-9s  %s\n", r.what, map[bool]string{true: "allowed", false: "denied"}[allowed], want, gotText)
+		assert.Equal(t, r.want, got, "%s (%s): answered by", r.what, setup)
+		assert.Equal(t, r.want != "RBAC", allowed, "%s (%s): RBAC allows it exactly when RBAC is not what refuses it", r.what, setup)
+	}
+	t.Logf("the in-cluster runner's privileges with %s, each tried with its own token:\n%s", setup, table.String())
 }
 
 // sar asks the API server whether RBAC lets the runner's service account do

@@ -3,6 +3,7 @@ package incluster
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -60,15 +61,23 @@ func guideTenants(ctx context.Context, t *testing.T, cs kubernetes.Interface) *s
 
 func waitJob(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) *batchv1.Job {
 	var job *batchv1.Job
+	last := "not found yet"
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
 		j, err := cs.BatchV1().Jobs(sysNS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
+			last = err.Error()
 			return false, nil
 		}
 		job = j
+		last = fmt.Sprintf("status %+v", j.Status)
+		if pods, err := cs.CoreV1().Pods(sysNS).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + name}); err == nil {
+			for _, p := range pods.Items {
+				last += fmt.Sprintf("; pod %s %s %s", p.Name, p.Status.Phase, p.Status.Message)
+			}
+		}
 		return j.Status.Succeeded > 0 || j.Status.Failed > 0, nil
 	})
-	require.NoError(t, err, "job %s did not finish", name)
+	require.NoError(t, err, "job %s did not finish: %s", name, last)
 	return job
 }
 

@@ -69,6 +69,7 @@ func probePod(cfg layer.ProbeSettings, labels map[string]string, nonce string, p
 		}}
 	}
 	pod.Annotations = map[string]string{"sidecar.istio.io/inject": "false", "linkerd.io/inject": "disabled"}
+	pod.Spec.PriorityClassName = cfg.PriorityClass
 	c := &pod.Spec.Containers[0]
 	c.Command, c.Args = []string{probes.AgentPath}, args
 	c.ReadinessProbe = &corev1.Probe{

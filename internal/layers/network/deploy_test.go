@@ -18,7 +18,8 @@ import (
 func TestProbePod(t *testing.T) {
 	top := testTopology()
 	peer := top.Peers[0]
-	pod := probePod(layer.ProbeSettings{Image: "img", PullPolicy: "Never"}, baseline.OwnershipLabels("r1"), "r1", peer, ServerPod, false)
+	pod := probePod(layer.ProbeSettings{Image: "img", PullPolicy: "Never", PriorityClass: "tenantcheck-probe"}, baseline.OwnershipLabels("r1"), "r1", peer, ServerPod, false)
+	assert.Equal(t, "tenantcheck-probe", pod.Spec.PriorityClassName, "below the tenants' pods, as deploy/ asks")
 
 	c := pod.Spec.Containers[0]
 	assert.Equal(t, []string{"serve", "--port", "8080", "--nonce", "r1"}, c.Args, "the server greets with the run's nonce")

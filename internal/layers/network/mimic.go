@@ -156,6 +156,7 @@ func mimicPod(cfg layer.ProbeSettings, runLabels map[string]string, nonce string
 	pod.Annotations["linkerd.io/inject"] = "disabled"
 	pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: owner.Name, UID: owner.UID, Controller: ptrTo(true)}}
 	pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: NeverReady}}
+	pod.Spec.PriorityClassName = cfg.PriorityClass
 	// A safe, namespaced sysctl: the non-root agent may bind a port below 1024.
 	pod.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}
 	args := []string{"serve", "--port", "0"}
