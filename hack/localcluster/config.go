@@ -165,14 +165,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	switch cmd {
-	case "up", "down", "upgrade":
-		unlock, err := lockHost(c)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-	}
-	switch cmd {
 	case "up":
 		return up(ctx, c)
 	case "down":

@@ -27,6 +27,13 @@ var stopOrder = []struct{ name, bin string }{
 }
 
 func down(ctx context.Context, c *config) error {
+	// The lock is taken here, not by the command line, so that the live
+	// tests, which call this directly, are kept apart from a command too.
+	unlock, err := lockHost(c)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s := newSteps()
 	if err := teardown(ctx, c, s); err != nil {
 		return err

@@ -123,7 +123,13 @@ func TestLiveUpgrade(t *testing.T) {
 	ctx := context.Background()
 	from, to := "v1.36.3", "v1.37.2"
 	c := liveConfig(t, "--k8s-version="+from)
-	if err := teardown(ctx, c, newSteps()); err != nil {
+	unlock, err := lockHost(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = teardown(ctx, c, newSteps())
+	unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	b := mustUp(t, ctx, c)

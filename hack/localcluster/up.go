@@ -46,6 +46,13 @@ func writeState(c *config, st clusterState) error {
 // anything else (a killed or half-started cluster) is torn down and started
 // afresh.
 func up(ctx context.Context, c *config) error {
+	// The lock is taken here, not by the command line, so that the live
+	// tests, which call this directly, are kept apart from a command too.
+	unlock, err := lockHost(c)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s := newSteps()
 	if err := preflight(ctx, c); err != nil {
 		return err

@@ -10,6 +10,13 @@ import (
 // keeping etcd (its data and every object), containerd and the running pods.
 // It is the test bed for "does isolation still hold after an upgrade".
 func upgrade(ctx context.Context, c *config) error {
+	// The lock is taken here, not by the command line, so that the live
+	// tests, which call this directly, are kept apart from a command too.
+	unlock, err := lockHost(c)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s := newSteps()
 	st, ok := readState(c)
 	if !ok {
