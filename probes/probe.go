@@ -36,21 +36,28 @@ func RunBatch(ctx context.Context, b Batch) Answer {
 	return Answer{Results: results}
 }
 
-// Probe tries one target within timeout. Name resolution, when the host is a
-// name, shares the same budget.
+// ResolveTimeout bounds the name lookup of a target given by name. It is a
+// budget of its own: a slow resolver must never eat into the connect's, or a
+// reachable target would time out and read as blocked.
+const ResolveTimeout = 3 * time.Second
+
+// Probe tries one target: the name lookup (when the host is a name) within
+// ResolveTimeout, then the connect within timeout. A failed lookup is a
+// DNSError, whatever made it fail: nothing was sent to the target.
 func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	start := time.Now()
 	res := Result{Target: t}
-	defer func() { res.LatencyMs = float64(time.Since(start).Microseconds()) / 1000 }()
-
-	addr, err := resolve(ctx, t.Host)
+	rctx, rcancel := context.WithTimeout(ctx, ResolveTimeout)
+	addr, err := resolve(rctx, t.Host)
+	rcancel()
 	if err != nil {
 		res.Outcome, res.Detail = DNSError, err.Error()
 		res.LatencyMs = float64(time.Since(start).Microseconds()) / 1000
 		return res
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start = time.Now() // the latency is the connect's; the lookup had its own budget
 	hostport := net.JoinHostPort(addr, strconv.Itoa(t.Port))
 	switch {
 	case t.Mode == DNS:
@@ -67,11 +74,14 @@ func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
 	return res
 }
 
+// lookupHost is the resolver (a test swaps in a slow one).
+var lookupHost = net.DefaultResolver.LookupHost
+
 func resolve(ctx context.Context, host string) (string, error) {
 	if net.ParseIP(host) != nil {
 		return host, nil
 	}
-	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	addrs, err := lookupHost(ctx, host)
 	if err != nil {
 		return "", err
 	}

@@ -286,3 +286,32 @@ func TestParseListen(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// A resolver that takes most of the connect's budget must not turn a
+// reachable target into a timeout (read as blocked): the lookup has its own
+// budget, and a lookup that fails is a DNS error, never a timeout.
+func TestSlowResolverDoesNotEatTheConnectBudget(t *testing.T) {
+	a := startAgent(t)
+	slow := func(delay time.Duration, addr string, err error) func(context.Context, string) ([]string, error) {
+		return func(ctx context.Context, host string) ([]string, error) {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []string{addr}, nil
+		}
+	}
+	t.Cleanup(func() { lookupHost = net.DefaultResolver.LookupHost })
+
+	lookupHost = slow(400*time.Millisecond, loopback, nil)
+	r := Probe(context.Background(), Target{Host: "tc-probe.tenant-b.svc.cluster.local.", Port: a.Port, Protocol: TCP}, 300*time.Millisecond)
+	assert.Equal(t, Connected, r.Outcome, "a lookup slower than the connect timeout: %s", r.Detail)
+
+	lookupHost = slow(ResolveTimeout+time.Second, loopback, nil)
+	r = Probe(context.Background(), Target{Host: "tc-probe.tenant-b.svc.cluster.local.", Port: a.Port, Protocol: TCP}, 300*time.Millisecond)
+	assert.Equal(t, DNSError, r.Outcome, "a lookup that never answers is a DNS error, not a blocked path: %s", r.Detail)
+}
