@@ -11,7 +11,7 @@ export TENANTCHECK_PROBE_IMAGE ?= tenantcheck.local/probe:dev
 export TENANTCHECK_IMAGE_PULL_POLICY ?= Never
 
 .PHONY: run test unit live-cluster live-suites bench build cluster-up cluster-down cluster-status \
-        cluster-upgrade cluster-verify-clean cluster-build fmt vet kind-up kind-test kind-down upgrade-drill
+        cluster-upgrade cluster-verify-clean cluster-build fmt vet kind-up kind-test kind-down upgrade-drill bench-tenants
 
 ## run: the main job. Without KUBECONFIG, start the local cluster and test it.
 run: build
@@ -59,6 +59,13 @@ bench:
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench NetworkLayer -benchtime 3x ./suites/network/
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench BaselineTally -benchtime 20x -timeout 30m ./suites/network/
 	$(MAKE) --no-print-directory cluster-up DENY=reject
+
+## bench-tenants: all five layers against TENANTS provisioned tenants each;
+## prints the scaling table the README shows.
+TENANTS ?= 2,5,20
+bench-tenants:
+	$(MAKE) --no-print-directory cluster-up DENY=reject
+	$(SUITE_ENV) TENANTCHECK_DENY=reject TENANTCHECK_BENCH_TENANTS=$(TENANTS) go test -count=1 -run '^$$' -bench '^BenchmarkTenants$$' -benchtime 1x -timeout 60m ./suites/network/
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck

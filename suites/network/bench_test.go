@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
 )
 
@@ -26,12 +29,8 @@ func BenchmarkNetworkLayer(b *testing.B) {
 	phases := map[string]time.Duration{}
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		rep, err := runner.Execute(context.Background(), c, opts)
-		if err != nil {
-			b.Fatalf("run: %v", err)
-		}
-		total += time.Since(start)
+		rep, took := timedRun(b, c, opts)
+		total += took
 		for _, p := range rep.Timings {
 			phases[p.Phase] += time.Duration(p.Duration)
 		}
@@ -59,12 +58,8 @@ func BenchmarkBaselineTally(b *testing.B) {
 	var broken, errored, runs int
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		rep, err := runner.Execute(context.Background(), c, opts)
-		if err != nil {
-			b.Fatalf("run: %v", err)
-		}
-		total += time.Since(start)
+		rep, took := timedRun(b, c, opts)
+		total += took
 		runs++
 		for _, r := range rep.Results {
 			switch r.Verdict {
@@ -88,4 +83,163 @@ func denyMode() string {
 		return d
 	}
 	return "reject"
+}
+
+// BenchmarkTenants runs all five layers against N provisioned tenants for
+// each N of TENANTCHECK_BENCH_TENANTS (make bench-tenants TENANTS=2,5,20),
+// and prints a scaling table: seconds per phase, probed paths, verdicts,
+// and the runner's peak RSS. The README's table is this output.
+func BenchmarkTenants(b *testing.B) {
+	c, err := kube.Load(kube.Options{Kubeconfig: os.Getenv("KUBECONFIG")})
+	if err != nil {
+		b.Fatalf("no cluster for the benchmark: %v", err)
+	}
+	counts, err := parseCounts(os.Getenv("TENANTCHECK_BENCH_TENANTS"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	type row struct {
+		n                      int
+		phases                 map[string]float64
+		order                  []string
+		run                    float64
+		paths                  int
+		held, broken, errs, sk int
+		rssMB                  float64
+	}
+	var rows []row
+	for _, n := range counts {
+		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
+			opts := suitekit.Options(b)
+			opts.Progress = nil
+			opts.Spec = tenantsSpec(n)
+			opts.Layers = []model.Layer{model.LayerNamespace, model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
+			r := row{n: n, phases: map[string]float64{}}
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				rep, took := timedRun(b, c, opts)
+				total += took
+				for _, p := range rep.Timings {
+					if _, ok := r.phases[p.Phase]; !ok {
+						r.order = append(r.order, p.Phase)
+					}
+					r.phases[p.Phase] += time.Duration(p.Duration).Seconds() / float64(b.N)
+				}
+				for _, m := range rep.Matrices {
+					for _, row := range m.Observed {
+						for _, cell := range row {
+							if cell != "" {
+								r.paths++
+							}
+						}
+					}
+				}
+				for _, res := range rep.Results {
+					switch res.Verdict {
+					case model.VerdictHeld:
+						r.held++
+					case model.VerdictBroken:
+						r.broken++
+						b.Logf("%d tenants: %s Broken: %s", n, res.CheckID, res.Reason)
+					case model.VerdictError:
+						r.errs++
+						b.Logf("%d tenants: %s Error: %s", n, res.CheckID, res.Reason)
+					default:
+						r.sk++
+					}
+				}
+			}
+			r.run = total.Seconds() / float64(b.N)
+			r.paths /= b.N
+			r.rssMB = peakRSSMB()
+			for _, p := range r.order {
+				b.ReportMetric(r.phases[p], p+"-s/op")
+			}
+			b.ReportMetric(r.run, "run-s/op")
+			b.ReportMetric(float64(r.errs), "error")
+			b.ReportMetric(float64(r.broken), "broken")
+			b.ReportMetric(r.rssMB, "peak-rss-MB")
+			rows = append(rows, r)
+		})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	// The table: the phases of the largest run, in run order.
+	order := rows[len(rows)-1].order
+	head := "| tenants | run (s) |"
+	sep := "|---:|---:|"
+	for _, p := range order {
+		head += " " + p + " (s) |"
+		sep += "---:|"
+	}
+	head += " probed matrix cells | held / broken / error / skipped | runner peak RSS (MB) |"
+	sep += "---:|---|---:|"
+	out := head + "\n" + sep + "\n"
+	for _, r := range rows {
+		line := fmt.Sprintf("| %d | %.1f |", r.n, r.run)
+		for _, p := range order {
+			line += fmt.Sprintf(" %.1f |", r.phases[p])
+		}
+		line += fmt.Sprintf(" %d | %d / %d / %d / %d | %.0f |", r.paths, r.held, r.broken, r.errs, r.sk, r.rssMB)
+		out += line + "\n"
+	}
+	fmt.Printf("\nscaling (denied connections %s, %s):\n%s", denyMode(), time.Now().UTC().Format("2006-01-02"), out)
+}
+
+// timedRun is one run of the benchmark, and how long it took.
+func timedRun(b *testing.B, c *kube.Client, opts runner.Options) (*model.Report, time.Duration) {
+	b.Helper()
+	start := time.Now()
+	rep, err := runner.Execute(context.Background(), c, opts)
+	if err != nil {
+		b.Fatalf("run: %v", err)
+	}
+	return rep, time.Since(start)
+}
+
+// tenantsSpec is the guide's baseline with n tenants (t01..tNN, one
+// namespace each) and its shared namespace allowed into all of them.
+func tenantsSpec(n int) *spec.Spec {
+	s := spec.Default()
+	s.Tenants = nil
+	var names []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("t%02d", i)
+		names = append(names, name)
+		s.Tenants = append(s.Tenants, spec.Tenant{Name: name, Namespaces: []string{name + "-prod"}})
+	}
+	s.Shared[0].AllowedTo = names
+	return s
+}
+
+func parseCounts(s string) ([]int, error) {
+	if s == "" {
+		s = "2,5,20"
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("TENANTCHECK_BENCH_TENANTS=%q: want counts of at least 2, comma-separated", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// peakRSSMB is this process's resident-set high-water mark (VmHWM): the
+// runner's peak, as the runner runs in the benchmark's process.
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -155,23 +156,51 @@ func want(in Input, chk Check, ns string) model.APIOutcome {
 	return model.APIAdmitted
 }
 
+// tryConcurrency bounds the dry-runs of one class in flight.
+const tryConcurrency = 8
+
 // tryClass submits the class's pod to every namespace as every identity
 // whose control passed, and judges each answer against the declared level.
 func tryClass(ctx context.Context, c *kube.Client, in Input, ids map[string][]actor, chk Check) model.Result {
 	var broken, errs, observed []string
 	var ev []model.Evidence
 	n := 0
+	// Every dry-run at once (bounded), then judged in order.
+	answers := map[string]error{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, tryConcurrency)
+	var wg sync.WaitGroup
+	for _, ns := range in.Namespaces {
+		for i, a := range ids[ns] {
+			if !a.ok() {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				pod := compliantPod(ns, in.Image)
+				chk.Mutate(pod)
+				_, err := a.cs.CoreV1().Pods(ns).Create(ctx, pod, dryRun)
+				mu.Lock()
+				answers[fmt.Sprintf("%s/%d", ns, i)] = err
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
 	for _, ns := range in.Namespaces {
 		w := want(in, chk, ns)
 		e := in.expect(ns)
-		for _, a := range ids[ns] {
+		for i, a := range ids[ns] {
 			if !a.ok() {
 				errs = append(errs, fmt.Sprintf("%s: not tried: positive control failed: %s", a.name, a.why))
 				continue
 			}
 			pod := compliantPod(ns, in.Image)
 			chk.Mutate(pod)
-			_, err := a.cs.CoreV1().Pods(ns).Create(ctx, pod, dryRun)
+			err := answers[fmt.Sprintf("%s/%d", ns, i)]
 			got, raw, by := outcome(err)
 			n++
 			ev = append(ev, model.Evidence{Action: "create pod with " + chk.Name + " (server dry-run)", From: a.name, To: ns,

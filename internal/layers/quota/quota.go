@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -105,37 +106,75 @@ var (
 		"none of the tenant's service accounts (default and every account a binding names) may update (PUT), patch, delete, deletecollection or create the namespace's ResourceQuota or LimitRange, or update the quota's status (server dry-run, real tokens)", model.APIForbidden)
 )
 
+// nsConcurrency bounds the namespaces tried at once.
+const nsConcurrency = 8
+
 // Run tries every check in every tenant namespace.
 func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result {
 	if in.Kubectl == nil {
 		in.Kubectl = func(args string) string { return "kubectl " + args }
 	}
+	// Every namespace at once (bounded: the pod-count try waits for the
+	// quota controller), then gathered in namespace order.
+	type nsResults struct {
+		listErr            string
+		quota, limitRange  string
+		cpu, mem, def, cnt attempt
+		edits              []attempt
+	}
+	per := make([]nsResults, len(in.Namespaces))
+	sem := make(chan struct{}, nsConcurrency)
+	var wg sync.WaitGroup
+	for i, ns := range in.Namespaces {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := &per[i]
+			quotas, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				r.listErr = fmt.Sprintf("list resourcequotas in %s: %v", ns, err)
+				return
+			}
+			ranges, err := cs.CoreV1().LimitRanges(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				r.listErr = fmt.Sprintf("list limitranges in %s: %v", ns, err)
+				return
+			}
+			r.quota, r.limitRange = quotaFinding(quotas.Items), limitRangeFinding(ranges.Items)
+			r.cpu = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceCPU)
+			r.mem = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceMemory)
+			r.def = tryDefaults(ctx, cs, in, ns, ranges.Items)
+			if in.Provisioned {
+				r.cnt = tryPodCount(ctx, cs, in, ns)
+			}
+			if in.AccountsErr != nil {
+				r.edits = []attempt{{ns: ns, want: model.APIForbidden, got: model.APIError, note: "find the tenant's service accounts: " + in.AccountsErr.Error(),
+					ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}}}
+				return
+			}
+			r.edits = tryEdits(ctx, in, kube.AccountsIn(in.Accounts, ns), quotas.Items, ranges.Items)
+		}()
+	}
+	wg.Wait()
 	var q presence
 	var l presence
 	var cpu, mem, def, edits, count results
-	for _, ns := range in.Namespaces {
-		quotas, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return errored(fmt.Sprintf("list resourcequotas in %s: %v", ns, err))
+	for i, ns := range in.Namespaces {
+		r := per[i]
+		if r.listErr != "" {
+			return errored(r.listErr)
 		}
-		ranges, err := cs.CoreV1().LimitRanges(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return errored(fmt.Sprintf("list limitranges in %s: %v", ns, err))
-		}
-		q.add(ns, quotaFinding(quotas.Items))
-		l.add(ns, limitRangeFinding(ranges.Items))
-		cpu.add(overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceCPU))
-		mem.add(overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceMemory))
-		def.add(tryDefaults(ctx, cs, in, ns, ranges.Items))
+		q.add(ns, r.quota)
+		l.add(ns, r.limitRange)
+		cpu.add(r.cpu)
+		mem.add(r.mem)
+		def.add(r.def)
 		if in.Provisioned {
-			count.add(tryPodCount(ctx, cs, in, ns))
+			count.add(r.cnt)
 		}
-		if in.AccountsErr != nil {
-			edits.add(attempt{ns: ns, want: model.APIForbidden, got: model.APIError, note: "find the tenant's service accounts: " + in.AccountsErr.Error(),
-				ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}})
-			continue
-		}
-		for _, e := range tryEdits(ctx, in, kube.AccountsIn(in.Accounts, ns), quotas.Items, ranges.Items) {
+		for _, e := range r.edits {
 			edits.add(e)
 		}
 	}

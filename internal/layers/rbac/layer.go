@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
@@ -107,23 +108,51 @@ type attempt struct {
 	repro    string
 }
 
+// sendConcurrency bounds the requests in flight: the API server answers
+// them in parallel, and 20 tenants send thousands.
+const sendConcurrency = 8
+
 // send runs every request of every check as every identity it applies to,
-// one at a time: a few dozen small requests take well under a second, and
-// sequential requests keep the evidence in a stable order.
+// at most sendConcurrency at a time. Each attempt keeps its place, so the
+// evidence is in the same order as when they ran one by one.
 func send(ctx context.Context, ids []Identity, checks []Check, prefix string) map[string][]attempt {
+	type job struct {
+		check string
+		i     int
+		id    Identity
+		r     Request
+	}
+	var jobs []job
 	out := map[string][]attempt{}
 	for _, c := range checks {
+		n := 0
 		for _, id := range ids {
 			if c.Only != "" && c.Only != id.ServiceAccount {
 				continue
 			}
 			for _, ns := range aims(c, id) {
 				for _, r := range c.Requests(id, ns) {
-					out[c.ID] = append(out[c.ID], try(ctx, id, r, prefix))
+					jobs = append(jobs, job{c.ID, n, id, r})
+					n++
 				}
 			}
 		}
+		if n > 0 {
+			out[c.ID] = make([]attempt, n)
+		}
 	}
+	sem := make(chan struct{}, sendConcurrency)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[j.check][j.i] = try(ctx, j.id, j.r, prefix) // distinct slots: no lock needed
+		}()
+	}
+	wg.Wait()
 	return out
 }
 
