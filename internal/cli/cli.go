@@ -120,6 +120,7 @@ type runFlags struct {
 	cleanupTO  time.Duration
 	domain     string
 	priority   string
+	pairs      string
 	// audit only
 	discoverLabel string
 	noPods        bool
@@ -164,12 +165,20 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.pull, "image-pull-policy", envOr("TENANTCHECK_IMAGE_PULL_POLICY", "IfNotPresent"), "probe image pull policy: Always, IfNotPresent, Never [TENANTCHECK_IMAGE_PULL_POLICY]")
 	fs.DurationVar(&f.probeTO, "probe-timeout", time.Second, "timeout of one probe; a silent path counts as blocked after it")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	fs.StringVar(&f.pairs, "pairs", "auto", fmt.Sprintf("ordered tenant pairs the cross-tenant checks probe live: all, ring (each tenant and its two neighbours by name), sample=K[:SEED] (K others per tenant; the seed is printed to repeat it); auto: all up to %d tenants, ring above", network.AllPairsUpTo))
 	f.inCluster.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if err := f.inCluster.validate(); err != nil {
 		return nil, err
+	}
+	plan, err := network.ParsePairs(f.pairs)
+	if err != nil {
+		return nil, err
+	}
+	if plan.Strategy == "sample" {
+		f.pairs = plan.String("sample") // the seed drawn once, printed and reported
 	}
 	if f.fluxLive && f.noPods {
 		return nil, fmt.Errorf("--flux-live needs an artifact-server pod: drop --no-pods or --flux-live")

@@ -72,7 +72,7 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	opts := runner.Options{
 		Spec: sp, Mode: mode, Layers: selected, NoPods: f.noPods, Keep: f.keep, Version: Version, Progress: s.Err, CleanupTimeout: f.cleanupTO,
 		Probe: layer.ProbeSettings{Image: f.image, PullPolicy: f.pull, ProbeTimeout: f.probeTO, ClusterDomain: f.domain, Retries: 2, MaxShapes: f.maxShapes,
-			PriorityClass: f.priority},
+			PriorityClass: f.priority, Pairs: f.pairs},
 		ExtraNeeds: f.needs(), FluxLive: f.fluxLive,
 	}
 	rep, runErr := runner.Execute(ctx, client, opts)

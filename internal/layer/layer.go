@@ -70,6 +70,8 @@ type Output struct {
 	Matrices []model.Matrix
 	// WorkloadPaths: the network layer's open paths to real workloads.
 	WorkloadPaths []model.WorkloadPath
+	// Pairs: which tenant pairs the network layer probed live.
+	Pairs *model.PairCoverage
 	// EnforcementLatency: the network canary's measure.
 	EnforcementLatency time.Duration
 	// Phases split the layer's wall time for the report's timings; when
@@ -93,6 +95,9 @@ type ProbeSettings struct {
 	// MaxShapes bounds the workload shapes per tenant namespace that are
 	// judged and mimicked, largest first (default 8, at most 16).
 	MaxShapes int
+	// Pairs is --pairs as given ("" for the default): which ordered tenant
+	// pairs the cross-tenant checks probe live.
+	Pairs string
 	// PriorityClass of the pods that run in tenant namespaces (probes and
 	// mimics); "" for the cluster's default. deploy/ ships one below every
 	// tenant's that never preempts.

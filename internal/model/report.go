@@ -71,6 +71,17 @@ type Report struct {
 	// EnforcementLatency is how long a freshly applied NetworkPolicy took to
 	// be enforced, when the run measured it.
 	EnforcementLatency Millis `json:"enforcementLatencyMs,omitempty"`
+	// Pairs says which ordered tenant pairs the network layer probed live
+	// (--pairs), when it probed.
+	Pairs *PairCoverage `json:"pairs,omitempty"`
+}
+
+// PairCoverage: Plan repeats the run's choice as a --pairs value; Probed of
+// Total ordered tenant pairs were probed live.
+type PairCoverage struct {
+	Plan   string `json:"plan"`
+	Probed int    `json:"probed"`
+	Total  int    `json:"total"`
 }
 
 // NewReport builds a report of the current schema version whose layer

@@ -73,6 +73,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	var matrices []model.Matrix
 	var workloads []model.WorkloadPath
 	var latency time.Duration
+	var pairs *model.PairCoverage
 	for _, l := range run.layers {
 		start := time.Now()
 		out := l.Run(ctx, env)
@@ -85,6 +86,9 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		results = append(results, out.Results...)
 		matrices = append(matrices, out.Matrices...)
 		workloads = append(workloads, out.WorkloadPaths...)
+		if out.Pairs != nil {
+			pairs = out.Pairs
+		}
 		if out.EnforcementLatency > 0 {
 			latency = out.EnforcementLatency
 		}
@@ -95,5 +99,6 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	r := model.NewReport(meta, results, matrices)
 	r.EnforcementLatency = model.Millis(latency)
 	r.WorkloadPaths = workloads
+	r.Pairs = pairs
 	return r, nil
 }

@@ -115,7 +115,7 @@ func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topo
 		var out []Path
 		for _, from := range t.Peers {
 			for _, to := range t.Peers {
-				if from.Role == RoleCanary || to.Role == RoleCanary || !keep(from, to) {
+				if from.Role == RoleCanary || to.Role == RoleCanary || !keep(from, to) || !t.liveTenants(from, to) {
 					continue
 				}
 				for _, proto := range protos {

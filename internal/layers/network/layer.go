@@ -80,8 +80,8 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 	static, open := staticResults(env.Client, inv, invErr)
 	return layer.Output{
 		Results: append(out.Results, static...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
-		WorkloadPaths: mergePaths(out.WorkloadPaths, open),
-		Phases:        []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
+		WorkloadPaths: mergePaths(out.WorkloadPaths, open), Pairs: out.Pairs,
+		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
 
@@ -127,6 +127,7 @@ type Output struct {
 	Topology           *Topology
 	DeployTime         time.Duration
 	ProbeTime          time.Duration
+	Pairs              *model.PairCoverage
 }
 
 // Run deploys the probe pods, runs the canary, probes every path and judges
@@ -155,6 +156,22 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 		return out
 	}
 	t := &Topology{Peers: peers, ClusterDomain: cfg.ClusterDomain}
+	pairPlan, err := ParsePairs(cfg.Pairs)
+	if err != nil {
+		out.Results = layer.Results(probeChecks(), model.Errored(err.Error()))
+		return out
+	}
+	var tenants []string
+	for _, p := range peers {
+		if p.Role == RoleTenant {
+			tenants = append(tenants, p.Tenant)
+		}
+	}
+	t.Pairs = pairPlan.Cover(tenants)
+	out.Pairs = &model.PairCoverage{Plan: t.Pairs.Plan, Probed: t.Pairs.Probed, Total: t.Pairs.Total}
+	if note := t.Pairs.Note(); note != "" {
+		say("network: %s", note)
+	}
 	if svc, err := cs.CoreV1().Services(in.DNS.Namespace).Get(ctx, in.DNS.Service, metav1.GetOptions{}); err == nil {
 		t.DNS = DNS{ServiceIP: svc.Spec.ClusterIP, Name: in.DNS.Namespace + "/" + in.DNS.Service}
 	}
@@ -198,6 +215,13 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout, in.Nonce))
 	}
 	results = append(results, judge(Checks, t, obs, repro, cause)...)
+	if note := t.Pairs.Note(); note != "" {
+		for i := range results {
+			if results[i].CheckID == "network/cross-tenant-tcp" || results[i].CheckID == "network/cross-tenant-udp" {
+				results[i].Reason += "; " + note
+			}
+		}
+	}
 	if t.DNS.ServiceIP == "" {
 		results = markDNSMissing(results, in)
 	}

@@ -99,6 +99,15 @@ type Topology struct {
 	// mimic's path, beside what the dataplane did.
 	Policies        []networkingv1.NetworkPolicy
 	NamespaceLabels map[string]map[string]string
+	// Pairs are the ordered tenant pairs probed live (--pairs); its zero
+	// value probes every pair.
+	Pairs PairCoverage
+}
+
+// liveTenants says whether the path from one tenant's namespace to
+// another's is probed live under --pairs.
+func (t *Topology) liveTenants(from, to Peer) bool {
+	return t.Pairs.Live == nil || !crossTenant(from, to) || t.Pairs.Live[[2]string{from.Tenant, to.Tenant}]
 }
 
 // unready says why a path cannot be probed: its source's or its target's
