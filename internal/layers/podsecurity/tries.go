@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/par"
 )
 
 var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
@@ -166,41 +166,37 @@ func tryClass(ctx context.Context, c *kube.Client, in Input, ids map[string][]ac
 	var ev []model.Evidence
 	n := 0
 	// Every dry-run at once (bounded), then judged in order.
-	answers := map[string]error{}
-	var mu sync.Mutex
-	sem := make(chan struct{}, tryConcurrency)
-	var wg sync.WaitGroup
+	type try struct {
+		ns string
+		a  actor
+	}
+	var tries []try
 	for _, ns := range in.Namespaces {
-		for i, a := range ids[ns] {
-			if !a.ok() {
-				continue
+		for _, a := range ids[ns] {
+			if a.ok() {
+				tries = append(tries, try{ns, a})
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				pod := compliantPod(ns, in.Image)
-				chk.Mutate(pod)
-				_, err := a.cs.CoreV1().Pods(ns).Create(ctx, pod, dryRun)
-				mu.Lock()
-				answers[fmt.Sprintf("%s/%d", ns, i)] = err
-				mu.Unlock()
-			}()
 		}
 	}
-	wg.Wait()
+	errsOf := make([]error, len(tries))
+	par.Do(len(tries), tryConcurrency, func(i int) {
+		pod := compliantPod(tries[i].ns, in.Image)
+		chk.Mutate(pod)
+		_, errsOf[i] = tries[i].a.cs.CoreV1().Pods(tries[i].ns).Create(ctx, pod, dryRun)
+	})
+	next := 0
 	for _, ns := range in.Namespaces {
 		w := want(in, chk, ns)
 		e := in.expect(ns)
-		for i, a := range ids[ns] {
+		for _, a := range ids[ns] {
 			if !a.ok() {
 				errs = append(errs, fmt.Sprintf("%s: not tried: positive control failed: %s", a.name, a.why))
 				continue
 			}
 			pod := compliantPod(ns, in.Image)
 			chk.Mutate(pod)
-			err := answers[fmt.Sprintf("%s/%d", ns, i)]
+			err := errsOf[next] // the tries are in this loop's order
+			next++
 			got, raw, by := outcome(err)
 			n++
 			ev = append(ev, model.Evidence{Action: "create pod with " + chk.Name + " (server dry-run)", From: a.name, To: ns,

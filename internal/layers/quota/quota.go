@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/par"
 )
 
 // Layer is the ResourceQuota and LimitRange layer as the runner holds it.
@@ -123,41 +123,32 @@ func Run(ctx context.Context, cs kubernetes.Interface, in Input) []model.Result 
 		edits              []attempt
 	}
 	per := make([]nsResults, len(in.Namespaces))
-	sem := make(chan struct{}, nsConcurrency)
-	var wg sync.WaitGroup
-	for i, ns := range in.Namespaces {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := &per[i]
-			quotas, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				r.listErr = fmt.Sprintf("list resourcequotas in %s: %v", ns, err)
-				return
-			}
-			ranges, err := cs.CoreV1().LimitRanges(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				r.listErr = fmt.Sprintf("list limitranges in %s: %v", ns, err)
-				return
-			}
-			r.quota, r.limitRange = quotaFinding(quotas.Items), limitRangeFinding(ranges.Items)
-			r.cpu = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceCPU)
-			r.mem = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceMemory)
-			r.def = tryDefaults(ctx, cs, in, ns, ranges.Items)
-			if in.Provisioned {
-				r.cnt = tryPodCount(ctx, cs, in, ns)
-			}
-			if in.AccountsErr != nil {
-				r.edits = []attempt{{ns: ns, want: model.APIForbidden, got: model.APIError, note: "find the tenant's service accounts: " + in.AccountsErr.Error(),
-					ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}}}
-				return
-			}
-			r.edits = tryEdits(ctx, in, kube.AccountsIn(in.Accounts, ns), quotas.Items, ranges.Items)
-		}()
-	}
-	wg.Wait()
+	par.Do(len(in.Namespaces), nsConcurrency, func(i int) {
+		ns, r := in.Namespaces[i], &per[i]
+		quotas, err := cs.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			r.listErr = fmt.Sprintf("list resourcequotas in %s: %v", ns, err)
+			return
+		}
+		ranges, err := cs.CoreV1().LimitRanges(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			r.listErr = fmt.Sprintf("list limitranges in %s: %v", ns, err)
+			return
+		}
+		r.quota, r.limitRange = quotaFinding(quotas.Items), limitRangeFinding(ranges.Items)
+		r.cpu = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceCPU)
+		r.mem = overQuota(ctx, cs, in, ns, quotas.Items, ranges.Items, corev1.ResourceMemory)
+		r.def = tryDefaults(ctx, cs, in, ns, ranges.Items)
+		if in.Provisioned {
+			r.cnt = tryPodCount(ctx, cs, in, ns)
+		}
+		if in.AccountsErr != nil {
+			r.edits = []attempt{{ns: ns, want: model.APIForbidden, got: model.APIError, note: "find the tenant's service accounts: " + in.AccountsErr.Error(),
+				ev: model.Evidence{Action: "list the tenant's bound service accounts", To: ns, Raw: in.AccountsErr.Error(), Attempts: 1}}}
+			return
+		}
+		r.edits = tryEdits(ctx, in, kube.AccountsIn(in.Accounts, ns), quotas.Items, ranges.Items)
+	})
 	var q presence
 	var l presence
 	var cpu, mem, def, edits, count results

@@ -3,7 +3,6 @@ package rbac
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
+	"github.com/tenantcheck/tenantcheck/internal/par"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 )
 
@@ -143,32 +143,24 @@ func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 // become Errors that say why.
 func login(ctx context.Context, c *kube.Client, ids []Identity) []Identity {
 	out := make([]Identity, len(ids))
-	sem := make(chan struct{}, sendConcurrency)
-	var wg sync.WaitGroup
-	for i, id := range ids {
+	par.Do(len(ids), sendConcurrency, func(i int) {
+		id := ids[i]
 		if id.Person != nil {
 			out[i] = impersonating(c, id)
-			continue
+			return
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if id.ServiceAccount == DefaultServiceAccount {
-				// A timeout here is not fatal: the token request below
-				// says what is missing.
-				_ = provision.WaitServiceAccount(ctx, c.Clientset, id.Namespace, serviceAccountWait)
-			}
-			cs, cfg, err := c.AsServiceAccount(ctx, id.Namespace, id.ServiceAccount, tokenTTL)
-			if err != nil {
-				id.Err = tokenError(err)
-			}
-			id.Client, id.Config = cs, cfg
-			out[i] = id
-		}()
-	}
-	wg.Wait()
+		if id.ServiceAccount == DefaultServiceAccount {
+			// A timeout here is not fatal: the token request below says
+			// what is missing.
+			_ = provision.WaitServiceAccount(ctx, c.Clientset, id.Namespace, serviceAccountWait)
+		}
+		cs, cfg, err := c.AsServiceAccount(ctx, id.Namespace, id.ServiceAccount, tokenTTL)
+		if err != nil {
+			id.Err = tokenError(err)
+		}
+		id.Client, id.Config = cs, cfg
+		out[i] = id
+	})
 	return out
 }
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/par"
 )
 
 // requestTimeout bounds one request; a hung API server is an Error, not a hang.
@@ -141,18 +141,10 @@ func send(ctx context.Context, ids []Identity, checks []Check, prefix string) ma
 			out[c.ID] = make([]attempt, n)
 		}
 	}
-	sem := make(chan struct{}, sendConcurrency)
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[j.check][j.i] = try(ctx, j.id, j.r, prefix) // distinct slots: no lock needed
-		}()
-	}
-	wg.Wait()
+	par.Do(len(jobs), sendConcurrency, func(k int) {
+		j := jobs[k]
+		out[j.check][j.i] = try(ctx, j.id, j.r, prefix) // distinct slots: no lock needed
+	})
 	return out
 }
 
