@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,4 +183,30 @@ func TestWorkloadPathsRendered(t *testing.T) {
 		r.WorkloadPaths = append(r.WorkloadPaths, r.WorkloadPaths[1])
 	}
 	assert.Contains(t, render(t, r, Table), "  and 12 more (see -o json or -o markdown)\n")
+}
+
+// A matrix of more namespaces than a terminal can show is not drawn; its
+// mismatches still are, and the JSON keeps every cell.
+func TestWideMatrixIsNotDrawn(t *testing.T) {
+	n := MaxGridPeers + 1
+	m := model.Matrix{Name: "TCP/8080 via pod IP", Protocol: model.ProtocolTCP, Port: 8080, Via: model.ViaPodIP}
+	for i := range n {
+		m.Peers = append(m.Peers, fmt.Sprintf("ns%02d", i))
+	}
+	m.Expected, m.Observed = make([][]model.Reach, n), make([][]model.Reach, n)
+	for i := range n {
+		m.Expected[i], m.Observed[i] = make([]model.Reach, n), make([]model.Reach, n)
+		for j := range n {
+			m.Expected[i][j], m.Observed[i][j] = model.ReachBlocked, model.ReachBlocked
+		}
+	}
+	m.Observed[1][3] = model.ReachAllowed
+	rep := model.NewReport(model.Metadata{Mode: model.ModeProvision}, nil, []model.Matrix{m})
+	for _, f := range []Format{Table, Markdown} {
+		var out bytes.Buffer
+		require.NoError(t, Render(&out, rep, f))
+		assert.Contains(t, out.String(), fmt.Sprintf("(%d namespaces: the grid is drawn up to %d", n, MaxGridPeers), f)
+		assert.Contains(t, out.String(), "ns01", "the mismatch is listed (%s)", f)
+		assert.NotContains(t, out.String(), "ns20", "no grid (%s)", f)
+	}
 }

@@ -34,7 +34,7 @@ func observed(p Path, outcomes ...probes.Outcome) *Observation {
 // planned path as its expectation says, blocked TCP refused in round 1 and
 // blocked UDP silent in rounds 1 and 2, with every control connecting in
 // both rounds.
-func baselineObs(t *testing.T, top *Topology) map[string]*Observation {
+func baselineObs(t testing.TB, top *Topology) map[string]*Observation {
 	t.Helper()
 	paths, want := plan(top)
 	obs := map[string]*Observation{}
