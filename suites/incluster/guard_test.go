@@ -139,6 +139,8 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 			}
 			unmarked := probe(a)
 			unmarked.Labels = map[string]string{"app": "web"}
+			mimic := probe(a)
+			mimic.Name, mimic.Labels, mimic.Annotations = "tc-mimic-0", map[string]string{"app": "web", "tier": "frontend"}, ours
 			withToken := probe(a)
 			withToken.Spec.AutomountServiceAccountToken = nil
 			asReconciler := probe(a)
@@ -165,6 +167,11 @@ func TestRunnerLeastPrivilege(t *testing.T) {
 					return err
 				}},
 				{"create its marked probe pod in a tenant", res("create", "", "pods", "", a, ""), "", create(probe(a))},
+				// A mimic of a tenant's workload carries the tenant's labels
+				// only (a policy must not tell it apart) and tenantcheck's
+				// marks as annotations: the guard must let it in, or the
+				// workload check would have nothing to judge.
+				{"create a mimic (the tenant's labels, its marks as annotations)", res("create", "", "pods", "", a, ""), "", create(mimic)},
 				{"create its marked Service in a tenant", res("create", "", "services", "", a, ""), "", func(ctx context.Context) error {
 					svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "tc-guard-svc", Labels: ours},
 						Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
