@@ -118,9 +118,7 @@ func TestUnlockedFluxIsCaught(t *testing.T) {
 	f := features.New("Flux without the lockdown flags is caught").
 		WithLabel("layer", "flux").WithLabel("check", "lockdown").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster, whose kustomize-controller can be redeployed without the lockdown flags (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster, whose kustomize-controller can be redeployed without the lockdown flags")
 			suitekit.SetFluxLockdown(t, false)
 			return ctx
 		}).
@@ -168,9 +166,7 @@ func TestNoFluxIsSkipped(t *testing.T) {
 	f := features.New("no Flux: the layer is skipped").
 		WithLabel("layer", "flux").WithLabel("check", "installed").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster, from which Flux can be removed and reinstalled (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster, from which Flux can be removed and reinstalled")
 			suitekit.SetFluxInstalled(t, false)
 			return ctx
 		}).
@@ -215,9 +211,7 @@ func TestControllerWithoutImpersonationIsError(t *testing.T) {
 	f := features.New("a controller without impersonate proves nothing").
 		WithLabel("layer", "flux").WithLabel("check", "impersonation-confines-reconciler").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster, whose kustomize-controller binding can be swapped (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster, whose kustomize-controller binding can be swapped")
 			withoutImpersonation(ctx, t)
 			return ctx
 		}).

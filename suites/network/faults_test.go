@@ -124,9 +124,7 @@ func TestMomentaryLeakIsBroken(t *testing.T) {
 	f := features.New("a leak seen once is a leak").
 		WithLabel("layer", "network").WithLabel("check", "other-namespace-ingress-denied").
 		Assess("tenant-b open to every namespace during round 1 only", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster")
 			cs := suitekit.Client(ctx, t).Clientset
 			var ns string
 			var closed sync.WaitGroup
@@ -176,9 +174,7 @@ func TestBlackHoledTargetIsError(t *testing.T) {
 	f := features.New("a black-holed target is an Error").
 		WithLabel("layer", "network").WithLabel("check", "cross-tenant-tcp").
 		Assess("tenant-b's server drops everything", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster")
 			cs := suitekit.Client(ctx, t).Clientset
 			var ns string
 			opts := suitekit.Options(t)
@@ -215,9 +211,7 @@ func TestInterceptedConnectIsReported(t *testing.T) {
 	f := features.New("a sidecar-like interceptor is reported").
 		WithLabel("layer", "network").WithLabel("check", "cross-tenant-tcp").
 		Assess("tenant-a's outbound TCP to tenant-b is redirected locally", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster")
 			cs := suitekit.Client(ctx, t).Clientset
 			var nsA, nsB string
 			opts := suitekit.Options(t)

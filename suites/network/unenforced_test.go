@@ -23,9 +23,7 @@ func TestUnenforcedClusterIsCaught(t *testing.T) {
 	f := features.New("an unenforcing CNI is caught").
 		WithLabel("layer", "network").WithLabel("check", "policy-enforced").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster's unenforced profile (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster's unenforced profile")
 			suitekit.SetProfile(t, "unenforced")
 			return ctx
 		}).

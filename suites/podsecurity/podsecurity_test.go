@@ -99,9 +99,7 @@ func TestAdmissionPluginOffIsCaught(t *testing.T) {
 	f := features.New("an API server without PodSecurity admission is caught").
 		WithLabel("layer", "podsecurity").WithLabel("check", "violations").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			if !suitekit.LocalCluster() {
-				t.Skip("needs the local cluster, whose API server can run without PodSecurity (TENANTCHECK_LOCAL_CLUSTER=1)")
-			}
+			suitekit.NeedLocalCluster(t, "needs the local cluster, whose API server can run without PodSecurity")
 			suitekit.SetPodSecurityAdmission(t, false)
 			return ctx
 		}).

@@ -172,6 +172,22 @@ func Deny() string { return os.Getenv("TENANTCHECK_DENY") }
 // whose NetworkPolicy enforcer can be switched off (PROFILE=unenforced).
 func LocalCluster() bool { return os.Getenv("TENANTCHECK_LOCAL_CLUSTER") == "1" }
 
+// NeedLocalCluster is the gate of a feature that only the project's local
+// cluster can show (a profile, a switch, an injected fault): elsewhere (kind,
+// a real cluster) the test skips, saying why; under CI, which always runs
+// the suites on the local cluster, a missing TENANTCHECK_LOCAL_CLUSTER=1 is a
+// failure, never a skip.
+func NeedLocalCluster(t *testing.T, why string) {
+	t.Helper()
+	if LocalCluster() {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI runs the suites on the local cluster, but TENANTCHECK_LOCAL_CLUSTER is not 1: %s", why)
+	}
+	t.Skip(why + " (TENANTCHECK_LOCAL_CLUSTER=1)")
+}
+
 // SetProfile switches the local cluster's profile in place (with PodSecurity
 // admission on).
 func SetProfile(t *testing.T, profile string) { setLocal(t, "PROFILE="+profile) }
