@@ -63,9 +63,10 @@ bench:
 ## bench-tenants: all five layers against TENANTS provisioned tenants each;
 ## prints the scaling table the README shows.
 TENANTS ?= 2,5,20
+PAIRS ?= all
 bench-tenants:
 	$(MAKE) --no-print-directory cluster-up DENY=reject
-	$(SUITE_ENV) TENANTCHECK_DENY=reject TENANTCHECK_BENCH_TENANTS=$(TENANTS) go test -count=1 -run '^$$' -bench '^BenchmarkTenants$$' -benchtime 1x -timeout 60m ./suites/network/
+	$(SUITE_ENV) TENANTCHECK_DENY=reject TENANTCHECK_BENCH_TENANTS=$(TENANTS) TENANTCHECK_BENCH_PAIRS=$(PAIRS) go test -count=1 -run '^$$' -bench '^BenchmarkTenants$$' -benchtime 1x -timeout 60m ./suites/network/
 
 build:
 	CGO_ENABLED=0 go build -o $(BIN)/tenantcheck ./cmd/tenantcheck

@@ -8,27 +8,33 @@ import (
 )
 
 // Matrix is the reachability truth table of one (protocol, port, via)
-// combination: every peer probing every peer, expected next to observed.
-// Rows are sources, columns are targets, both indexed like Peers.
+// combination: peers probing peers, expected next to observed. It is
+// sparse: Cells lists only the (from, to) pairs the run planned, so a run
+// of a thousand tenants that probes each against its neighbours does not
+// write a million empty cells.
 type Matrix struct {
 	Name     string   `json:"name"`
 	Protocol Protocol `json:"protocol"`
 	Port     int      `json:"port"`
 	Via      Via      `json:"via"`
-	// Peers are "namespace/pod" names (or namespace names).
+	// Peers are "namespace/pod" names (or namespace names), in the order
+	// grids draw them.
 	Peers []string `json:"peers"`
-	// Expected and Observed are len(Peers) x len(Peers); an empty cell was
-	// not planned or not probed.
-	Expected [][]Reach `json:"expected"`
-	Observed [][]Reach `json:"observed"`
+	// Cells are the planned (from, to) pairs, row by row in Peers order once
+	// the matrix is in a report; a pair not listed was not planned, and a
+	// listed cell with no observed value was not probed.
+	Cells []Cell `json:"cells"`
+
+	peerAt map[string]int // peer -> index in Peers
+	cellAt map[[2]int]int // (from, to) indexes -> index in Cells
 }
 
 // Cell is one (from, to) entry of a matrix.
 type Cell struct {
 	From     string `json:"from"`
 	To       string `json:"to"`
-	Expected Reach  `json:"expected"`
-	Observed Reach  `json:"observed"`
+	Expected Reach  `json:"expected,omitempty"`
+	Observed Reach  `json:"observed,omitempty"`
 }
 
 // Mismatch reports whether both values are known and differ.
@@ -44,45 +50,46 @@ func NewMatrix(p Protocol, port int, via Via, peers []string) *Matrix {
 		Port:     port,
 		Via:      via,
 		Peers:    slices.Clone(peers),
-		Expected: grid(len(peers)),
-		Observed: grid(len(peers)),
 	}
-}
-
-func grid(n int) [][]Reach {
-	g := make([][]Reach, n)
-	for i := range g {
-		g[i] = make([]Reach, n)
-	}
-	return g
 }
 
 // SetExpected records the expected reachability from one peer to another.
 func (m *Matrix) SetExpected(from, to string, r Reach) error {
-	return m.set(m.Expected, from, to, r)
+	c, err := m.at(from, to, r)
+	if err == nil {
+		c.Expected = r
+	}
+	return err
 }
 
 // SetObserved records the observed reachability from one peer to another.
 func (m *Matrix) SetObserved(from, to string, r Reach) error {
-	return m.set(m.Observed, from, to, r)
+	c, err := m.at(from, to, r)
+	if err == nil {
+		c.Observed = r
+	}
+	return err
 }
 
-func (m *Matrix) set(g [][]Reach, from, to string, r Reach) error {
+// at is the cell from one peer to another, added when it is not there yet.
+func (m *Matrix) at(from, to string, r Reach) (*Cell, error) {
 	if !r.Valid() {
-		return fmt.Errorf("matrix %s: invalid reach %q", m.Name, r)
+		return nil, fmt.Errorf("matrix %s: invalid reach %q", m.Name, r)
 	}
 	i, j, err := m.index(from, to)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if i >= len(g) || j >= len(g[i]) {
-		return fmt.Errorf("matrix %s: grid smaller than its peers", m.Name)
+	k, ok := m.cellAt[[2]int{i, j}]
+	if !ok {
+		k = len(m.Cells)
+		m.Cells = append(m.Cells, Cell{From: from, To: to})
+		m.cellAt[[2]int{i, j}] = k
 	}
-	g[i][j] = r
-	return nil
+	return &m.Cells[k], nil
 }
 
-// Get returns the cell from one peer to another.
+// Get returns the cell from one peer to another (empty when not planned).
 func (m *Matrix) Get(from, to string) (Cell, error) {
 	i, j, err := m.index(from, to)
 	if err != nil {
@@ -91,28 +98,60 @@ func (m *Matrix) Get(from, to string) (Cell, error) {
 	return m.cell(i, j), nil
 }
 
+// index finds both peers, building the lookup tables on first use (a
+// decoded matrix has none) or when Cells changed behind them.
 func (m *Matrix) index(from, to string) (int, int, error) {
-	i := slices.Index(m.Peers, from)
-	if i < 0 {
+	if m.peerAt == nil || len(m.cellAt) != len(m.Cells) {
+		m.peerAt = make(map[string]int, len(m.Peers))
+		for i, p := range m.Peers {
+			m.peerAt[p] = i
+		}
+		m.cellAt = make(map[[2]int]int, len(m.Cells))
+		for k, c := range m.Cells {
+			if i, ok := m.peerAt[c.From]; ok {
+				if j, ok := m.peerAt[c.To]; ok {
+					m.cellAt[[2]int{i, j}] = k
+				}
+			}
+		}
+	}
+	i, ok := m.peerAt[from]
+	if !ok {
 		return 0, 0, fmt.Errorf("matrix %s: unknown peer %q", m.Name, from)
 	}
-	j := slices.Index(m.Peers, to)
-	if j < 0 {
+	j, ok := m.peerAt[to]
+	if !ok {
 		return 0, 0, fmt.Errorf("matrix %s: unknown peer %q", m.Name, to)
 	}
 	return i, j, nil
 }
 
-// cell reads (i, j) tolerating ragged grids from a decoded report.
+// cell reads (i, j); index has built the tables.
 func (m *Matrix) cell(i, j int) Cell {
-	c := Cell{From: m.Peers[i], To: m.Peers[j]}
-	if i < len(m.Expected) && j < len(m.Expected[i]) {
-		c.Expected = m.Expected[i][j]
+	if k, ok := m.cellAt[[2]int{i, j}]; ok {
+		return m.Cells[k]
 	}
-	if i < len(m.Observed) && j < len(m.Observed[i]) {
-		c.Observed = m.Observed[i][j]
+	return Cell{From: m.Peers[i], To: m.Peers[j]}
+}
+
+// Sort puts Cells row by row in Peers order (NewReport does), so a report
+// reads and diffs the same whatever order the checks filled it in.
+func (m *Matrix) Sort() {
+	if len(m.Peers) == 0 {
+		return
 	}
-	return c
+	_, _, _ = m.index(m.Peers[0], m.Peers[0])
+	pos := func(c Cell) (int, int) { return m.peerAt[c.From], m.peerAt[c.To] }
+	slices.SortStableFunc(m.Cells, func(a, b Cell) int {
+		ai, aj := pos(a)
+		bi, bj := pos(b)
+		if ai != bi {
+			return ai - bi
+		}
+		return aj - bj
+	})
+	m.cellAt = nil
+	m.peerAt = nil
 }
 
 // Mismatches lists, row by row, the cells whose observed value is known and
@@ -120,12 +159,19 @@ func (m *Matrix) cell(i, j int) Cell {
 // shown, but judging it (Error, not Broken) is JudgeReach's job.
 func (m *Matrix) Mismatches() []Cell {
 	var out []Cell
-	for i := range m.Peers {
-		for j := range m.Peers {
-			if c := m.cell(i, j); c.Mismatch() {
-				out = append(out, c)
-			}
+	for _, c := range m.Cells {
+		if c.Mismatch() {
+			out = append(out, c)
 		}
+	}
+	if len(m.Peers) > 0 {
+		_, _, _ = m.index(m.Peers[0], m.Peers[0])
+		slices.SortStableFunc(out, func(a, b Cell) int {
+			if d := m.peerAt[a.From] - m.peerAt[b.From]; d != 0 {
+				return d
+			}
+			return m.peerAt[a.To] - m.peerAt[b.To]
+		})
 	}
 	return out
 }
@@ -143,6 +189,9 @@ func (m *Matrix) Grid() [][]string {
 		header = append(header, strconv.Itoa(j))
 	}
 	rows := [][]string{header}
+	if len(m.Peers) > 0 {
+		_, _, _ = m.index(m.Peers[0], m.Peers[0])
+	}
 	for i, from := range m.Peers {
 		row := []string{fmt.Sprintf("%d %s", i, from)}
 		for j := range m.Peers {
@@ -180,25 +229,30 @@ func (m *Matrix) String() string {
 	return b.String()
 }
 
-// Validate checks that both grids are square over Peers and hold only known
-// values (or empty cells).
+// Validate checks that every cell joins two of Peers, at most once, and
+// holds only known values (or empty ones).
 func (m *Matrix) Validate() error {
-	for _, g := range []struct {
-		name string
-		grid [][]Reach
-	}{{"expected", m.Expected}, {"observed", m.Observed}} {
-		if len(g.grid) != len(m.Peers) {
-			return fmt.Errorf("matrix %s: %s has %d rows for %d peers", m.Name, g.name, len(g.grid), len(m.Peers))
+	peers := make(map[string]int, len(m.Peers))
+	for i, p := range m.Peers {
+		if _, dup := peers[p]; dup {
+			return fmt.Errorf("matrix %s: peer %q listed twice", m.Name, p)
 		}
-		for i, row := range g.grid {
-			if len(row) != len(m.Peers) {
-				return fmt.Errorf("matrix %s: %s row %d has %d cells for %d peers",
-					m.Name, g.name, i, len(row), len(m.Peers))
-			}
-			for j, r := range row {
-				if r != "" && !r.Valid() {
-					return fmt.Errorf("matrix %s: %s[%d][%d]: invalid reach %q", m.Name, g.name, i, j, r)
-				}
+		peers[p] = i
+	}
+	seen := make(map[[2]int]bool, len(m.Cells))
+	for k, c := range m.Cells {
+		i, okFrom := peers[c.From]
+		j, okTo := peers[c.To]
+		if !okFrom || !okTo {
+			return fmt.Errorf("matrix %s: cells[%d] %s -> %s: not both among its peers", m.Name, k, c.From, c.To)
+		}
+		if seen[[2]int{i, j}] {
+			return fmt.Errorf("matrix %s: cells[%d] %s -> %s: listed twice", m.Name, k, c.From, c.To)
+		}
+		seen[[2]int{i, j}] = true
+		for _, r := range []Reach{c.Expected, c.Observed} {
+			if r != "" && !r.Valid() {
+				return fmt.Errorf("matrix %s: cells[%d] %s -> %s: invalid reach %q", m.Name, k, c.From, c.To, r)
 			}
 		}
 	}

@@ -82,16 +82,42 @@ func TestMatrixString(t *testing.T) {
 
 func TestMatrixValidate(t *testing.T) {
 	m := exampleMatrix(t)
-	m.Observed = m.Observed[:2]
-	assert.ErrorContains(t, m.Validate(), "observed has 2 rows for 3 peers")
+	m.Cells[0].To = "nope/pod"
+	assert.ErrorContains(t, m.Validate(), "not both among its peers")
 
 	m = exampleMatrix(t)
-	m.Expected[1] = m.Expected[1][:1]
-	assert.ErrorContains(t, m.Validate(), "expected row 1 has 1 cells")
+	m.Cells = append(m.Cells, m.Cells[1])
+	assert.ErrorContains(t, m.Validate(), "listed twice")
 
 	m = exampleMatrix(t)
-	m.Expected[0][0] = "Maybe"
-	assert.ErrorContains(t, m.Validate(), `expected[0][0]: invalid reach "Maybe"`)
+	m.Cells[0].Expected = "Maybe"
+	assert.ErrorContains(t, m.Validate(), `invalid reach "Maybe"`)
+}
+
+// Cells are sparse: a pair nobody planned has no cell, and Sort lays the
+// planned ones out row by row whatever order they were filled in.
+func TestMatrixSparse(t *testing.T) {
+	m := NewMatrix(ProtocolTCP, 8080, ViaPodIP, []string{podA, podB, podS})
+	require.NoError(t, m.SetExpected(podS, podA, ReachAllowed))
+	require.NoError(t, m.SetExpected(podA, podB, ReachBlocked))
+	require.NoError(t, m.SetObserved(podA, podB, ReachBlocked))
+	assert.Len(t, m.Cells, 2)
+	m.Sort()
+	assert.Equal(t, []Cell{
+		{From: podA, To: podB, Expected: ReachBlocked, Observed: ReachBlocked},
+		{From: podS, To: podA, Expected: ReachAllowed},
+	}, m.Cells)
+	c, err := m.Get(podB, podA)
+	require.NoError(t, err)
+	assert.Equal(t, Cell{From: podB, To: podA}, c, "unplanned")
+	require.NoError(t, m.SetObserved(podS, podA, ReachAllowed), "after Sort the lookup is rebuilt")
+	assert.Len(t, m.Cells, 2)
+	assert.Equal(t, [][]string{
+		{"", "0", "1", "2"},
+		{"0 " + podA, "?", "X", "?"},
+		{"1 " + podB, "?", "?", "?"},
+		{"2 " + podS, ".", "?", "?"},
+	}, m.Grid())
 }
 
 // golden compares got with testdata/name, rewriting it under -update.

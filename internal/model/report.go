@@ -10,10 +10,14 @@ import (
 )
 
 // The version of the report schema. Users store and diff reports, so any
-// incompatible change to these types needs a new version.
+// incompatible change to these types needs a new version. v1alpha2 made
+// matrices sparse (cells instead of two N x N grids); DecodeReport still
+// reads v1alpha1.
 const (
-	ReportAPIVersion = "tenantcheck.io/v1alpha1"
+	ReportAPIVersion = "tenantcheck.io/v1alpha2"
 	ReportKind       = "Report"
+	// reportV1alpha1 wrote matrices as expected/observed grids.
+	reportV1alpha1 = "tenantcheck.io/v1alpha1"
 )
 
 // Mode says whether tenantcheck created its own test tenants or inspected
@@ -87,6 +91,9 @@ type PairCoverage struct {
 // NewReport builds a report of the current schema version whose layer
 // summaries are computed from results.
 func NewReport(meta Metadata, results []Result, matrices []Matrix) *Report {
+	for i := range matrices {
+		matrices[i].Sort()
+	}
 	return &Report{
 		APIVersion: ReportAPIVersion,
 		Kind:       ReportKind,
@@ -143,17 +150,77 @@ func DecodeReport(r io.Reader) (*Report, error) {
 	if header.Kind != ReportKind {
 		return nil, fmt.Errorf("not a tenantcheck report: kind is %q", header.Kind)
 	}
-	if header.APIVersion != ReportAPIVersion {
-		return nil, fmt.Errorf("unsupported report apiVersion %q (want %s)", header.APIVersion, ReportAPIVersion)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var rep Report
-	if err := dec.Decode(&rep); err != nil {
-		return nil, fmt.Errorf("decode report: %w", err)
+	switch header.APIVersion {
+	case ReportAPIVersion:
+		if err := strictDecode(data, &rep); err != nil {
+			return nil, err
+		}
+	case reportV1alpha1:
+		if err := decodeV1alpha1(data, &rep); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unsupported report apiVersion %q (want %s or %s)", header.APIVersion, ReportAPIVersion, reportV1alpha1)
 	}
 	if err := rep.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid report: %w", err)
 	}
 	return &rep, nil
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode report: %w", err)
+	}
+	if dec.More() {
+		return errors.New("decode report: data after the report")
+	}
+	return nil
+}
+
+// decodeV1alpha1 reads a report of the first schema, whose matrices held
+// two len(peers) x len(peers) grids, into the current one.
+func decodeV1alpha1(data []byte, rep *Report) error {
+	type grids struct {
+		Name     string    `json:"name"`
+		Protocol Protocol  `json:"protocol"`
+		Port     int       `json:"port"`
+		Via      Via       `json:"via"`
+		Peers    []string  `json:"peers"`
+		Expected [][]Reach `json:"expected"`
+		Observed [][]Reach `json:"observed"`
+	}
+	type v1alpha1 struct {
+		Report
+		Matrices []grids `json:"matrices,omitempty"`
+	}
+	var old v1alpha1
+	if err := strictDecode(data, &old); err != nil {
+		return err
+	}
+	*rep = old.Report
+	rep.APIVersion = ReportAPIVersion
+	rep.Matrices = nil
+	for _, g := range old.Matrices {
+		m := Matrix{Name: g.Name, Protocol: g.Protocol, Port: g.Port, Via: g.Via, Peers: g.Peers}
+		at := func(rows [][]Reach, i, j int) Reach {
+			if i < len(rows) && j < len(rows[i]) {
+				return rows[i][j]
+			}
+			return ""
+		}
+		for i := range g.Peers {
+			for j := range g.Peers {
+				c := Cell{From: g.Peers[i], To: g.Peers[j], Expected: at(g.Expected, i, j), Observed: at(g.Observed, i, j)}
+				if c.Expected != "" || c.Observed != "" {
+					m.Cells = append(m.Cells, c)
+				}
+			}
+		}
+		rep.Matrices = append(rep.Matrices, m)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,17 @@ func TestReportRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rep, got)
 	assert.Equal(t, ExitBroken, ExitCode(got))
+}
+
+// A report written before matrices went sparse (v1alpha1, two grids per
+// matrix) still reads, as the same report: diff compares across versions.
+func TestDecodeV1alpha1Report(t *testing.T) {
+	data, err := os.ReadFile("testdata/report-v1alpha1.json")
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"apiVersion": "tenantcheck.io/v1alpha1"`)
+	got, err := DecodeReport(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Equal(t, exampleReport(t), got)
 }
 
 func TestDecodeReportErrors(t *testing.T) {

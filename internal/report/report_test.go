@@ -193,14 +193,13 @@ func TestWideMatrixIsNotDrawn(t *testing.T) {
 	for i := range n {
 		m.Peers = append(m.Peers, fmt.Sprintf("ns%02d", i))
 	}
-	m.Expected, m.Observed = make([][]model.Reach, n), make([][]model.Reach, n)
-	for i := range n {
-		m.Expected[i], m.Observed[i] = make([]model.Reach, n), make([]model.Reach, n)
-		for j := range n {
-			m.Expected[i][j], m.Observed[i][j] = model.ReachBlocked, model.ReachBlocked
+	for _, from := range m.Peers {
+		for _, to := range m.Peers {
+			require.NoError(t, m.SetExpected(from, to, model.ReachBlocked))
+			require.NoError(t, m.SetObserved(from, to, model.ReachBlocked))
 		}
 	}
-	m.Observed[1][3] = model.ReachAllowed
+	require.NoError(t, m.SetObserved("ns01", "ns03", model.ReachAllowed))
 	rep := model.NewReport(model.Metadata{Mode: model.ModeProvision}, nil, []model.Matrix{m})
 	for _, f := range []Format{Table, Markdown} {
 		var out bytes.Buffer

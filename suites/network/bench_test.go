@@ -113,6 +113,7 @@ func BenchmarkTenants(b *testing.B) {
 			opts := suitekit.Options(b)
 			opts.Progress = nil
 			opts.Spec = tenantsSpec(n)
+			opts.Probe.Pairs = os.Getenv("TENANTCHECK_BENCH_PAIRS")
 			opts.Layers = []model.Layer{model.LayerNamespace, model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
 			r := row{n: n, phases: map[string]float64{}}
 			var total time.Duration
@@ -126,11 +127,9 @@ func BenchmarkTenants(b *testing.B) {
 					r.phases[p.Phase] += time.Duration(p.Duration).Seconds() / float64(b.N)
 				}
 				for _, m := range rep.Matrices {
-					for _, row := range m.Observed {
-						for _, cell := range row {
-							if cell != "" {
-								r.paths++
-							}
+					for _, cell := range m.Cells {
+						if cell.Observed != "" {
+							r.paths++
 						}
 					}
 				}
