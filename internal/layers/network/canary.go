@@ -27,7 +27,7 @@ var canaryCheck = model.Check{
 // outsider namespace it connects to the canary's server, applies a
 // default-deny ingress policy, and polls until the connection is blocked.
 func canary(ctx context.Context, cs kubernetes.Interface, pr *prober, labels map[string]string, from, to Peer, budget time.Duration) (model.Result, time.Duration) {
-	path := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
+	path := Path{From: &from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(),
 		Host: to.Server.IP, Port: probes.ServePort, Protocol: probes.TCP, Via: model.ViaPodIP}
 	repro := pr.exec.ReproExec(from.Client.Namespace, from.Client.Name, ContainerName, agentArgs(path, pr.timeout, pr.nonce))
 	obs := &Observation{Path: path}

@@ -113,9 +113,11 @@ func crossTenant(from, to Peer) bool {
 func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topology) []Path {
 	return func(t *Topology) []Path {
 		var out []Path
-		for _, from := range t.Peers {
-			for _, to := range t.Peers {
-				if from.Role == RoleCanary || to.Role == RoleCanary || !keep(from, to) || !t.liveTenants(from, to) {
+		targets := t.targets()
+		for i := range t.Peers {
+			from := &t.Peers[i] // paths point at their source; a Peer is large
+			for _, to := range targets(*from) {
+				if from.Role == RoleCanary || to.Role == RoleCanary || !keep(*from, to) || !t.liveTenants(*from, to) {
 					continue
 				}
 				for _, proto := range protos {
@@ -130,27 +132,33 @@ func pairs(protos []probes.Protocol, keep func(from, to Peer) bool) func(t *Topo
 	}
 }
 
-func serverPath(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) Path {
+func serverPath(t *Topology, from *Peer, to Peer, proto probes.Protocol, via model.Via) Path {
 	p := Path{From: from, FromPod: from.Client, To: to.Display, ToPod: to.Server.String(), ToNode: to.Server.Node, ToNamespace: to.Namespace,
-		Port: probes.ServePort, Protocol: proto, Via: via}
-	switch via {
-	case model.ViaPodIP:
-		p.Host = to.Server.IP
-	case model.ViaServiceIP:
-		p.Host = to.ServiceIP
-	case model.ViaServiceName:
-		p.Host = to.ServiceName
-	}
+		Port: probes.ServePort, Protocol: proto, Via: via, Host: serverHost(to, via)}
 	if from.Namespace != to.Namespace {
-		p.Control = serverPath(t, to, to, proto, via).Key()
-		p.SourceControl = sourceControl(t, from, proto).Key()
+		// The keys of serverPath(to, to) and sourceControl(from).
+		p.Control = pathKey(to.Client, p.Host, probes.ServePort, proto, "")
+		p.SourceControl = pathKey(from.Client, from.Server.IP, probes.ServePort, proto, "")
 	}
 	return p
 }
 
+// serverHost is how a path by via addresses a peer's probe server.
+func serverHost(to Peer, via model.Via) string {
+	switch via {
+	case model.ViaPodIP:
+		return to.Server.IP
+	case model.ViaServiceIP:
+		return to.ServiceIP
+	case model.ViaServiceName:
+		return to.ServiceName
+	}
+	return ""
+}
+
 // otherFamilyPaths are the paths to the target's addresses of its other IP
 // families (dual-stack), each with the control of the same address.
-func otherFamilyPaths(t *Topology, from, to Peer, proto probes.Protocol, via model.Via) []Path {
+func otherFamilyPaths(t *Topology, from *Peer, to Peer, proto probes.Protocol, via model.Via) []Path {
 	var hosts []string
 	switch via {
 	case model.ViaPodIP:
@@ -163,7 +171,7 @@ func otherFamilyPaths(t *Topology, from, to Peer, proto probes.Protocol, via mod
 		p := serverPath(t, from, to, proto, via)
 		p.Host, p.Family = h, family(h)
 		if p.Control != "" {
-			c := serverPath(t, to, to, proto, via)
+			c := serverPath(t, &to, to, proto, via)
 			c.Host, c.Family = h, family(h)
 			p.Control = c.Key()
 		}
@@ -188,9 +196,10 @@ func dnsPaths(target func(t *Topology) (name, pod, ip string)) func(t *Topology)
 		if ip == "" {
 			return nil // no such resolver here: the check says why
 		}
-		outsider, hasOutsider := t.peer(RoleOutsider)
+		outsider, hasOutsider := t.peerRef(RoleOutsider)
 		var out []Path
-		for _, from := range t.Peers {
+		for i := range t.Peers {
+			from := &t.Peers[i]
 			if from.Role != RoleTenant {
 				continue
 			}
@@ -215,18 +224,25 @@ func dnsPaths(target func(t *Topology) (name, pod, ip string)) func(t *Topology)
 
 // sourceControl is the source's own-namespace path: its success in a round
 // shows that the source pod's network worked then.
-func sourceControl(t *Topology, from Peer, proto probes.Protocol) Path {
-	return serverPath(t, from, from, proto, model.ViaPodIP)
+func sourceControl(t *Topology, from *Peer, proto probes.Protocol) Path {
+	return serverPath(t, from, *from, proto, model.ViaPodIP)
 }
 
 // controlPaths returns the paths that serve as positive controls for paths
 // (of the target, and of the source) and are not among them already.
-func controlPaths(t *Topology, paths []Path) []Path {
-	have := map[string]bool{}
-	for _, p := range paths {
-		have[p.Key()] = true
+func controlPaths(t *Topology, paths []Path, keys []string) []Path {
+	have := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		have[k] = true
 	}
-	outsider, _ := t.peer(RoleOutsider)
+	outsider, ok := t.peerRef(RoleOutsider)
+	if !ok {
+		outsider = &Peer{}
+	}
+	byServer := make(map[string]*Peer, len(t.Peers))
+	for i := range t.Peers {
+		byServer[t.Peers[i].Server.String()] = &t.Peers[i] // the last peer of a server, as before
+	}
 	var out []Path
 	add := func(c Path) {
 		if !have[c.Key()] {
@@ -241,7 +257,7 @@ func controlPaths(t *Topology, paths []Path) []Path {
 			}
 			continue
 		}
-		if p.SourceControl != "" {
+		if p.SourceControl != "" && !have[p.SourceControl] {
 			proto := p.Protocol
 			if p.Mode == probes.DNS {
 				proto = probes.TCP
@@ -256,12 +272,8 @@ func controlPaths(t *Topology, paths []Path) []Path {
 		if p.Mode == probes.DNS {
 			c.From, c.FromPod = outsider, outsider.Client
 			c.SourceControl = "" // the outsider's question is the control
-		} else {
-			for _, peer := range t.Peers {
-				if peer.Server.String() == p.ToPod {
-					c.From, c.FromPod = peer, peer.Client
-				}
-			}
+		} else if peer, ok := byServer[p.ToPod]; ok {
+			c.From, c.FromPod = peer, peer.Client
 		}
 		add(c)
 	}

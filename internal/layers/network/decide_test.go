@@ -15,9 +15,9 @@ import (
 func TestDecide(t *testing.T) {
 	top := testTopology()
 	a, b := top.Peers[0], top.Peers[1]
-	path := serverPath(top, a, b, probes.TCP, model.ViaPodIP)
+	path := serverPath(top, &a, b, probes.TCP, model.ViaPodIP)
 	control := controlOf(top, path)
-	source := sourceControl(top, a, probes.TCP)
+	source := sourceControl(top, &a, probes.TCP)
 	require.Equal(t, source.Key(), path.SourceControl)
 	const (
 		C = probes.Connected

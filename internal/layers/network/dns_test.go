@@ -61,7 +61,7 @@ func TestLearnDNS(t *testing.T) {
 func TestDNSQuestionFollowsTheDomain(t *testing.T) {
 	top := testTopology()
 	a := top.Peers[0]
-	p := Path{From: a, FromPod: a.Client, Host: "10.96.0.10", Port: 53, Protocol: probes.UDP, Mode: probes.DNS}
+	p := Path{From: &a, FromPod: a.Client, Host: "10.96.0.10", Port: 53, Protocol: probes.UDP, Mode: probes.DNS}
 	ex := &scriptedExec{}
 	pr := &prober{exec: ex, timeout: 100, domain: "corp.example"}
 	pr.batch(context.Background(), a.Client, []Path{p})

@@ -41,8 +41,9 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 		return c.Result(model.Skipped(why + t.notMimickedNote()))
 	}
 	judged := make([]model.Judgement, len(paths))
+	unready := t.unreadyFunc()
 	for i, p := range paths {
-		if why := t.unready(p); why != "" {
+		if why := unready(p); why != "" {
 			judged[i] = model.Errored(why)
 		} else if o := obs[p.Key()]; o != nil {
 			judged[i] = judgePath(want, o, obs)
@@ -254,25 +255,40 @@ func matrices(checks []Check, t *Topology, obs map[string]*Observation) []model.
 			peers = append(peers, p.Display)
 		}
 	}
-	var out []model.Matrix
+	type combo struct {
+		proto probes.Protocol
+		via   model.Via
+	}
+	byCombo := map[combo]*model.Matrix{}
+	var out []*model.Matrix
 	for _, proto := range bothProtocols {
 		for _, via := range allVias {
 			m := model.NewMatrix(model.Protocol(strings.ToUpper(string(proto))), probes.ServePort, via, peers)
-			for _, c := range checks {
-				for _, p := range c.Paths(t) {
-					if p.Mode == probes.DNS || p.Protocol != proto || p.Via != via || p.Family != "" {
-						continue // matrices show the primary family
-					}
-					_ = m.SetExpected(p.From.Display, p.To, c.Expected.Reach)
-					if o := obs[p.Key()]; o != nil {
-						_ = m.SetObserved(p.From.Display, p.To, o.Reach())
-					}
-				}
-			}
-			out = append(out, *m)
+			byCombo[combo{proto, via}] = m
+			out = append(out, m)
 		}
 	}
-	return out
+	for _, c := range checks {
+		for _, p := range c.Paths(t) {
+			if p.Mode == probes.DNS || p.Family != "" {
+				continue // matrices show the primary family
+			}
+			m := byCombo[combo{p.Protocol, p.Via}]
+			if m == nil {
+				continue
+			}
+			_ = m.SetExpected(p.From.Display, p.To, c.Expected.Reach)
+			if o := obs[p.Key()]; o != nil {
+				_ = m.SetObserved(p.From.Display, p.To, o.Reach())
+			}
+		}
+	}
+	ms := make([]model.Matrix, len(out))
+	for i, m := range out {
+		m.Sort()
+		ms[i] = *m
+	}
+	return ms
 }
 
 // placement says whether a path stayed on one node or crossed nodes, when

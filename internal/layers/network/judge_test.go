@@ -36,8 +36,13 @@ func observed(p Path, outcomes ...probes.Outcome) *Observation {
 // both rounds.
 func baselineObs(t testing.TB, top *Topology) map[string]*Observation {
 	t.Helper()
-	paths, want := plan(top)
-	obs := map[string]*Observation{}
+	return fakeObs(plan(top))
+}
+
+// fakeObs answers every planned path as an enforcing cluster would: what
+// should connect connects, denied TCP is refused, denied UDP times out.
+func fakeObs(paths []Path, want map[string]model.Reach) map[string]*Observation {
+	obs := make(map[string]*Observation, len(paths))
 	for _, p := range paths {
 		switch {
 		case want[p.Key()] == model.ReachAllowed:

@@ -209,7 +209,8 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	paths, want := plan(t)
 	say("network: probing %d paths from %d pods", len(paths), sourcePods(paths))
-	paths = slices.DeleteFunc(paths, func(p Path) bool { return t.unready(p) != "" })
+	unready := t.unreadyFunc()
+	paths = slices.DeleteFunc(paths, func(p Path) bool { return unready(p) != "" })
 	obs := pr.observe(ctx, paths, want, cfg.Retries, cfg.RetryInterval)
 	repro := func(p Path) string {
 		return c.ReproExec(p.FromPod.Namespace, p.FromPod.Name, ContainerName, agentArgs(p, cfg.ProbeTimeout, in.Nonce))
@@ -236,21 +237,35 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 // plan lists every path to probe, controls included, and what each should
 // show; a control should be Allowed.
 func plan(t *Topology) ([]Path, map[string]model.Reach) {
-	var paths []Path
+	var all []Path
+	var keys []string
 	want := map[string]model.Reach{}
 	for _, c := range Checks {
 		for _, p := range c.Paths(t) {
-			paths = append(paths, p)
-			want[p.Key()] = c.Expected.Reach
+			k := p.Key()
+			all = append(all, p)
+			keys = append(keys, k)
+			want[k] = c.Expected.Reach
 		}
 	}
-	for _, c := range controlPaths(t, paths) {
+	controls := controlPaths(t, all, keys)
+	// Each key once, the first path of it, then the controls (whose keys
+	// are none of the paths').
+	paths := make([]Path, 0, len(want)+len(controls))
+	seen := make(map[string]bool, len(want))
+	for i, p := range all {
+		if !seen[keys[i]] {
+			seen[keys[i]] = true
+			paths = append(paths, p)
+		}
+	}
+	for _, c := range controls {
 		paths = append(paths, c)
 		if _, ok := want[c.Key()]; !ok {
 			want[c.Key()] = model.ReachAllowed
 		}
 	}
-	return dedupe(paths), want
+	return paths, want
 }
 
 // sourcePods counts the pods the paths start from.

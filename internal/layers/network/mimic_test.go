@@ -99,7 +99,7 @@ func TestWorkloadPaths(t *testing.T) {
 	assert.Equal(t, src.Key(), p.SourceControl, "the guide lets a mimic reach its namespace's probe server")
 
 	out := got["outsider-x1/tc-probe-client>tenant-b-x1/tc-mimic-1:9090/tcp"]
-	assert.Equal(t, sourceControl(top, top.Peers[3], probes.TCP).Key(), out.SourceControl)
+	assert.Equal(t, sourceControl(top, &top.Peers[3], probes.TCP).Key(), out.SourceControl)
 
 	paths, want2 := plan(top)
 	keys := map[string]bool{}

@@ -108,7 +108,7 @@ func outcomes(o *Observation) []probes.Outcome {
 func controlOf(top *Topology, p Path) Path {
 	for _, peer := range top.Peers {
 		if peer.Server.String() == p.ToPod {
-			return serverPath(top, peer, peer, p.Protocol, p.Via)
+			return serverPath(top, &peer, peer, p.Protocol, p.Via)
 		}
 	}
 	panic("no control for " + p.Key())
@@ -120,14 +120,14 @@ func controlOf(top *Topology, p Path) Path {
 func TestObserveRounds(t *testing.T) {
 	top := testTopology()
 	a, b, sh := top.Peers[0], top.Peers[1], top.Peers[2]
-	same := serverPath(top, a, a, probes.TCP, model.ViaPodIP)         // a control: want Allowed
-	leak := serverPath(top, a, b, probes.TCP, model.ViaPodIP)         // want Blocked
-	dropped := serverPath(top, b, a, probes.UDP, model.ViaPodIP)      // want Blocked
-	flaky := serverPath(top, b, a, probes.TCP, model.ViaServiceIP)    // want Blocked
-	lateCtl := serverPath(top, a, b, probes.UDP, model.ViaServiceIP)  // want Blocked
-	refusedOnce := serverPath(top, sh, a, probes.TCP, model.ViaPodIP) // want Blocked
-	down := serverPath(top, b, b, probes.TCP, model.ViaServiceName)   // a control that never answers
-	free := serverPath(top, a, b, probes.UDP, model.ViaServiceName)   // no expectation
+	same := serverPath(top, &a, a, probes.TCP, model.ViaPodIP)         // a control: want Allowed
+	leak := serverPath(top, &a, b, probes.TCP, model.ViaPodIP)         // want Blocked
+	dropped := serverPath(top, &b, a, probes.UDP, model.ViaPodIP)      // want Blocked
+	flaky := serverPath(top, &b, a, probes.TCP, model.ViaServiceIP)    // want Blocked
+	lateCtl := serverPath(top, &a, b, probes.UDP, model.ViaServiceIP)  // want Blocked
+	refusedOnce := serverPath(top, &sh, a, probes.TCP, model.ViaPodIP) // want Blocked
+	down := serverPath(top, &b, b, probes.TCP, model.ViaServiceName)   // a control that never answers
+	free := serverPath(top, &a, b, probes.UDP, model.ViaServiceName)   // no expectation
 	paths := []Path{same, leak, dropped, flaky, lateCtl, refusedOnce, down, free, same}
 	want := map[string]model.Reach{same.Key(): model.ReachAllowed, down.Key(): model.ReachAllowed}
 	for _, p := range []Path{leak, dropped, flaky, lateCtl, refusedOnce} {
@@ -210,11 +210,11 @@ func TestObserveExecFailure(t *testing.T) {
 	top := testTopology()
 	a, b := top.Peers[0], top.Peers[1]
 	fromA := []Path{
-		serverPath(top, a, b, probes.TCP, model.ViaPodIP),
-		serverPath(top, a, b, probes.UDP, model.ViaServiceName),
-		serverPath(top, a, a, probes.TCP, model.ViaPodIP),
+		serverPath(top, &a, b, probes.TCP, model.ViaPodIP),
+		serverPath(top, &a, b, probes.UDP, model.ViaServiceName),
+		serverPath(top, &a, a, probes.TCP, model.ViaPodIP),
 	}
-	fromB := serverPath(top, b, a, probes.TCP, model.ViaPodIP)
+	fromB := serverPath(top, &b, a, probes.TCP, model.ViaPodIP)
 	want := map[string]model.Reach{}
 	for _, p := range fromA {
 		want[p.Key()] = model.ReachBlocked
@@ -228,7 +228,7 @@ func TestObserveExecFailure(t *testing.T) {
 	}
 	pr := &prober{exec: ex, timeout: time.Second}
 	ctlB := controlOf(top, fromB) // runs in tenant-a's client pod: its exec fails too
-	srcB := sourceControl(top, b, probes.TCP)
+	srcB := sourceControl(top, &b, probes.TCP)
 	want[ctlB.Key()], want[srcB.Key()] = model.ReachAllowed, model.ReachAllowed
 	obs := pr.observe(context.Background(), append(fromA, fromB, ctlB, srcB), want, 2, time.Millisecond)
 
@@ -253,8 +253,8 @@ func TestObserveExecFailure(t *testing.T) {
 func TestBatchBadAnswers(t *testing.T) {
 	top := testTopology()
 	a, b := top.Peers[0], top.Peers[1]
-	p1 := serverPath(top, a, b, probes.TCP, model.ViaPodIP)
-	p2 := serverPath(top, a, b, probes.UDP, model.ViaPodIP)
+	p1 := serverPath(top, &a, b, probes.TCP, model.ViaPodIP)
+	p2 := serverPath(top, &a, b, probes.UDP, model.ViaPodIP)
 	tests := []struct {
 		name   string
 		ex     *scriptedExec
@@ -294,7 +294,7 @@ func TestBatchBadAnswers(t *testing.T) {
 func TestObserveStopsRetryingWhenCancelled(t *testing.T) {
 	top := testTopology()
 	a, b := top.Peers[0], top.Peers[1]
-	leak := serverPath(top, a, b, probes.TCP, model.ViaPodIP)
+	leak := serverPath(top, &a, b, probes.TCP, model.ViaPodIP)
 	ex := &scriptedExec{}
 	pr := &prober{exec: ex, timeout: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())

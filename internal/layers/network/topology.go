@@ -9,6 +9,8 @@ package network
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -110,21 +112,93 @@ func (t *Topology) liveTenants(from, to Peer) bool {
 	return t.Pairs.Live == nil || !crossTenant(from, to) || t.Pairs.Live[[2]string{from.Tenant, to.Tenant}]
 }
 
-// unready says why a path cannot be probed: its source's or its target's
-// namespace has no running probes; "" when it can.
-func (t *Topology) unready(p Path) string {
-	for _, peer := range t.Peers {
-		if peer.Unready != "" && (peer.Namespace == p.FromPod.Namespace || peer.Namespace == p.ToNamespace || peer.Namespace == p.From.Namespace) {
-			return fmt.Sprintf("no probe runs in %s: %s", peer.Namespace, peer.Unready)
-		}
-		// A policy of the guide's kind admits a shared namespace to the
-		// tenant's part-of pods: a probe server without the label cannot
-		// stand for them, whether reached or not.
-		if peer.NoPartOf != "" && p.From.Role == RoleShared && peer.Namespace == p.ToNamespace && p.ToPod == peer.Server.String() {
-			return peer.NoPartOf
+// targets returns, for a source peer, the peers it may have a path to
+// under --pairs, in peer order: every peer when every pair is live, else
+// for a tenant only the peers of no tenant, its own tenant's and its live
+// partners' (a thousand tenants on a ring then cost a thousand times three,
+// not a million). liveTenants still decides.
+func (t *Topology) targets() func(from Peer) []Peer {
+	if t.Pairs.Live == nil {
+		return func(Peer) []Peer { return t.Peers }
+	}
+	byTenant := map[string][]int{}
+	var others []int
+	for i, p := range t.Peers {
+		if p.Role == RoleTenant {
+			byTenant[p.Tenant] = append(byTenant[p.Tenant], i)
+		} else {
+			others = append(others, i)
 		}
 	}
-	return ""
+	partners := map[string][]string{}
+	for pair := range t.Pairs.Live {
+		partners[pair[0]] = append(partners[pair[0]], pair[1])
+	}
+	return func(from Peer) []Peer {
+		if from.Role != RoleTenant {
+			return t.Peers
+		}
+		idx := slices.Clone(others)
+		idx = append(idx, byTenant[from.Tenant]...)
+		for _, other := range partners[from.Tenant] {
+			idx = append(idx, byTenant[other]...)
+		}
+		slices.Sort(idx)
+		out := make([]Peer, 0, len(idx))
+		for _, i := range slices.Compact(idx) {
+			out = append(out, t.Peers[i])
+		}
+		return out
+	}
+}
+
+// unready says why a path cannot be probed: its source's or its target's
+// namespace has no running probes; "" when it can. For many paths, take
+// unreadyFunc once instead.
+func (t *Topology) unready(p Path) string {
+	return t.unreadyFunc()(p)
+}
+
+// unreadyFunc is unready over the peers as they are now: one look at the
+// peers, then a map lookup per path.
+func (t *Topology) unreadyFunc() func(Path) string {
+	type flaw struct {
+		unready   string
+		noPartOf  string
+		server    string
+		namespace string
+	}
+	flaws := map[string]flaw{}
+	var order []string
+	for _, peer := range t.Peers {
+		if peer.Unready == "" && peer.NoPartOf == "" {
+			continue
+		}
+		if _, ok := flaws[peer.Namespace]; !ok {
+			order = append(order, peer.Namespace)
+			flaws[peer.Namespace] = flaw{unready: peer.Unready, noPartOf: peer.NoPartOf, server: peer.Server.String(), namespace: peer.Namespace}
+		}
+	}
+	if len(flaws) == 0 {
+		return func(Path) string { return "" }
+	}
+	return func(p Path) string {
+		// In peer order, as one namespace may be the source and another
+		// the target.
+		for _, ns := range order {
+			f := flaws[ns]
+			if f.unready != "" && (ns == p.FromPod.Namespace || ns == p.ToNamespace || ns == p.From.Namespace) {
+				return fmt.Sprintf("no probe runs in %s: %s", ns, f.unready)
+			}
+			// A policy of the guide's kind admits a shared namespace to the
+			// tenant's part-of pods: a probe server without the label cannot
+			// stand for them, whether reached or not.
+			if f.noPartOf != "" && p.From.Role == RoleShared && ns == p.ToNamespace && p.ToPod == f.server {
+				return f.noPartOf
+			}
+		}
+		return ""
+	}
 }
 
 // Peer returns the peer of a role; ok is false when there is none.
@@ -137,10 +211,20 @@ func (t *Topology) peer(role Role) (Peer, bool) {
 	return Peer{}, false
 }
 
+// peerRef is peer as a pointer into Peers (nil, false when there is none).
+func (t *Topology) peerRef(role Role) (*Peer, bool) {
+	for i := range t.Peers {
+		if t.Peers[i].Role == role {
+			return &t.Peers[i], true
+		}
+	}
+	return nil, false
+}
+
 // Path is one probe: from a client pod to a target, by one protocol and one
 // way of addressing the target.
 type Path struct {
-	From     Peer
+	From     *Peer
 	FromPod  Pod
 	To       string // display name of the target ("tenant-b-prod", "kube-dns")
 	ToPod    string // namespace/pod of the target, when it is a probe pod
@@ -175,11 +259,17 @@ type Path struct {
 
 // Key identifies a path; identical probes share a key and run once.
 func (p Path) Key() string {
-	mode := p.Mode
+	return pathKey(p.FromPod, p.Host, p.Port, p.Protocol, p.Mode)
+}
+
+// pathKey is Key without a Path, for controls that need only their key.
+// Concatenation, not Sprintf: a thousand-tenant plan keys paths by the
+// hundred thousand.
+func pathKey(from Pod, host string, port int, proto probes.Protocol, mode probes.Mode) string {
 	if mode == "" {
 		mode = probes.Connect
 	}
-	return fmt.Sprintf("%s>%s:%d/%s/%s", p.FromPod, p.Host, p.Port, p.Protocol, mode)
+	return from.Namespace + "/" + from.Name + ">" + host + ":" + strconv.Itoa(port) + "/" + string(proto) + "/" + string(mode)
 }
 
 // Target is the probe agent's view of the path.

@@ -144,12 +144,12 @@ func TestServerPathAddressing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.via), func(t *testing.T) {
-			p := serverPath(top, a, b, probes.TCP, tt.via)
+			p := serverPath(top, &a, b, probes.TCP, tt.via)
 			assert.Equal(t, tt.host, p.Host)
 			assert.Equal(t, b.Server.String(), p.ToPod)
 			assert.Equal(t, Path{FromPod: b.Client, Host: tt.host, Port: probes.ServePort, Protocol: probes.TCP}.Key(), p.Control,
 				"the control is the target's own namespace probing the same address")
-			assert.Empty(t, serverPath(top, b, b, probes.TCP, tt.via).Control, "a same-namespace path is its own control")
+			assert.Empty(t, serverPath(top, &b, b, probes.TCP, tt.via).Control, "a same-namespace path is its own control")
 		})
 	}
 }

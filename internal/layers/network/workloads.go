@@ -126,7 +126,7 @@ func ingressPort(tenant Peer, port corev1.ContainerPort) bool {
 // mimicPath is one path from src to a real port of mimic to, with its
 // controls and what policy says of it.
 func mimicPath(t *Topology, src origin, to Mimic, port corev1.ContainerPort) Path {
-	p := Path{From: src.peer, FromPod: src.pod, To: to.Display(), ToPod: to.Pod.String(), ToNode: to.Pod.Node, ToNamespace: to.Peer.Namespace,
+	p := Path{From: &src.peer, FromPod: src.pod, To: to.Display(), ToPod: to.Pod.String(), ToNode: to.Pod.Node, ToNamespace: to.Peer.Namespace,
 		Host: to.Pod.IP, Port: int(port.ContainerPort), Protocol: protocolOf(port.Protocol), Via: model.ViaPodIP}
 	ctl := targetControl(t, to, port)
 	p.Control, p.ControlNote = ctl.Key(), ctl.ControlNote
@@ -173,12 +173,12 @@ func targetControl(t *Topology, to Mimic, port corev1.ContainerPort) Path {
 			candidates = append(candidates, clientOrigin(t, p))
 		}
 	}
-	c := Path{From: to.Peer, FromPod: to.Pod, To: to.Display(), ToPod: to.Pod.String(), ToNode: to.Pod.Node, ToNamespace: to.Peer.Namespace,
+	c := Path{From: &to.Peer, FromPod: to.Pod, To: to.Display(), ToPod: to.Pod.String(), ToNode: to.Pod.Node, ToNamespace: to.Peer.Namespace,
 		Host: to.Pod.IP, Port: int(port.ContainerPort), Protocol: protocolOf(port.Protocol), Via: model.ViaPodIP,
 		ControlNote: "control: the mimic reaching its own address (no pod of the run may reach this port by policy, so only the listener is proven)"}
 	for _, o := range candidates {
 		if ok, _ := t.policyOf(o.np, dst, port.ContainerPort, port.Protocol); ok {
-			c.From, c.FromPod = o.peer, o.pod
+			c.From, c.FromPod = &o.peer, o.pod
 			c.ControlNote = "control: " + o.name + ", which policy lets reach this port"
 			break
 		}
@@ -197,18 +197,18 @@ func originControl(t *Topology, src origin, proto probes.Protocol) (Path, bool) 
 		return Path{}, false
 	}
 	if src.pod.Name == peer.Client.Name {
-		return sourceControl(t, peer, proto), true
+		return sourceControl(t, &peer, proto), true
 	}
 	server := &netpol.Pod{Namespace: peer.Namespace, NamespaceLabels: t.nsLabels(peer.Namespace), Labels: peer.Server.Labels, IP: peer.Server.IP}
 	if ok, _ := t.policyOf(src.np, server, probes.ServePort, corev1.ProtocolTCP); ok && peer.Server.IP != "" {
-		return Path{From: peer, FromPod: src.pod, To: peer.Display, ToPod: peer.Server.String(), ToNode: peer.Server.Node, ToNamespace: peer.Namespace,
+		return Path{From: &peer, FromPod: src.pod, To: peer.Display, ToPod: peer.Server.String(), ToNode: peer.Server.Node, ToNamespace: peer.Namespace,
 			Host: peer.Server.IP, Port: probes.ServePort, Protocol: probes.TCP, Via: model.ViaPodIP}, true
 	}
 	name, ip := t.DNS.Resolver()
 	if ip == "" {
 		return Path{}, false
 	}
-	return Path{From: peer, FromPod: src.pod, To: name, Host: ip, Port: probes.ServeDNSPort, Protocol: probes.UDP, Mode: probes.DNS, Via: model.ViaServiceIP}, true
+	return Path{From: &peer, FromPod: src.pod, To: name, Host: ip, Port: probes.ServeDNSPort, Protocol: probes.UDP, Mode: probes.DNS, Via: model.ViaServiceIP}, true
 }
 
 func (t *Topology) peerIn(ns string) (Peer, bool) {
