@@ -177,6 +177,7 @@ func controllerManagerDaemon(c *config, b binaries) daemon {
 		"--service-account-private-key-file=" + c.pki("sa.key"), "--root-ca-file=" + c.pki("ca.crt"),
 		"--cluster-signing-cert-file=" + c.pki("ca.crt"), "--cluster-signing-key-file=" + c.pki("ca.key"),
 		"--use-service-account-credentials=true", "--leader-elect=false", "--bind-address=127.0.0.1",
+		"--kube-api-qps=200", "--kube-api-burst=400", "--concurrent-namespace-syncs=25",
 	}}
 }
 

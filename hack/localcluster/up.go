@@ -23,7 +23,15 @@ type clusterState struct {
 	NoPSA      bool   `json:"noPSA"`
 	Deny       string `json:"deny,omitempty"`
 	NodeIP     string `json:"nodeIP"`
+	// Flags is the daemons' flag revision the cluster was started with: a
+	// running cluster of another revision is restarted by "up".
+	Flags string `json:"flags,omitempty"`
 }
+
+// flagsRev names the daemons' current flags; change it with them.
+// 2026-12-03: the controller-manager's client rate limit raised from
+// 20/s to 200/s and 25 namespaces deleted at once (issue 16).
+const flagsRev = "2026-12-03"
 
 func stateFile(c *config) string { return filepath.Join(c.StateDir, "cluster.json") }
 
@@ -61,7 +69,11 @@ func up(ctx context.Context, c *config) error {
 	if err != nil {
 		return err
 	}
-	if st, ok := readState(c); ok && healthy(c, b) {
+	st, ok := readState(c)
+	if ok && st.Flags != flagsRev {
+		s.say("the running cluster was started with older daemon flags (%q, now %q): restarting it", st.Flags, flagsRev)
+	}
+	if ok && st.Flags == flagsRev && healthy(c, b) {
 		if st.K8sVersion != c.K8sVersion {
 			return fmt.Errorf("a cluster already runs Kubernetes %s; run `make cluster-upgrade K8S_VERSION=%s` or `make cluster-down` first", st.K8sVersion, c.K8sVersion)
 		}
@@ -155,7 +167,7 @@ func startCluster(ctx context.Context, c *config, b binaries, s *steps) error {
 	if err := writeConfigs(c); err != nil {
 		return err
 	}
-	if err := writeState(c, clusterState{K8sVersion: c.K8sVersion, Profile: c.Profile, NoPSA: c.NoPSA, Deny: c.Deny, NodeIP: nodeIP}); err != nil {
+	if err := writeState(c, clusterState{K8sVersion: c.K8sVersion, Profile: c.Profile, NoPSA: c.NoPSA, Deny: c.Deny, NodeIP: nodeIP, Flags: flagsRev}); err != nil {
 		return err
 	}
 	s.say("PKI and configs written (node IP %s)", nodeIP)

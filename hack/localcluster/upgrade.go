@@ -45,7 +45,7 @@ func upgrade(ctx context.Context, c *config) error {
 	if st.Deny != "" {
 		c.Deny = st.Deny
 	}
-	st.K8sVersion = c.K8sVersion
+	st.K8sVersion, st.Flags = c.K8sVersion, flagsRev // restarted with these flags
 	if err := writeState(c, st); err != nil {
 		return err
 	}
