@@ -19,6 +19,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/layer"
+	"github.com/tenantcheck/tenantcheck/internal/par"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
@@ -135,54 +136,68 @@ func probeService(labels map[string]string, peer Peer) *corev1.Service {
 func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, labels map[string]string, nonce string, peers []Peer) ([]Peer, error) {
 	cfg = cfg.WithDefaults()
 	out := make([]Peer, len(peers))
-	for i, p := range peers {
-		out[i] = p
-		if err := provision.WaitServiceAccount(ctx, cs, p.Namespace, 60*time.Second); err != nil {
-			out[i].Unready = fmt.Sprintf("namespace %s: default service account never appeared: %v", p.Namespace, err)
-			continue
+	copy(out, peers)
+	// Namespaces in parallel: one by one, creating 43 pods took 9 s of
+	// requests before the kubelet had them all.
+	par.Do(len(out), createInFlight, func(i int) {
+		if why := create(ctx, cs, cfg, labels, nonce, &out[i]); why != "" {
+			out[i].Unready = why
 		}
-		if p.Role == RoleTenant {
-			why, err := partOfTaken(ctx, cs, labels, p)
-			if err != nil {
-				out[i].Unready = err.Error()
-				continue
-			}
-			out[i].NoPartOf = why
-		}
-		if err := provision.Create(ctx, cs, []runtime.Object{probeService(labels, p)}); err != nil {
-			out[i].Unready = err.Error()
-			continue
-		}
-		// Owned by their Service as controller: no tenant ReplicaSet or
-		// other controller whose selector they match can adopt them.
-		owner, err := cs.CoreV1().Services(p.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
-		if err != nil {
-			out[i].Unready = fmt.Sprintf("read service %s/%s: %v", p.Namespace, ServiceName, err)
-			continue
-		}
-		objs := []runtime.Object{ownedBy(probePod(cfg, labels, nonce, out[i], ServerPod, p.Role == RoleOutsider), owner)}
-		if p.Role != RoleCanary {
-			objs = append(objs, ownedBy(probePod(cfg, labels, nonce, out[i], ClientPod, false), owner))
-		}
-		if err := provision.Create(ctx, cs, objs); err != nil {
-			out[i].Unready = err.Error()
-		}
-	}
-	ready := 0
-	for i, p := range out {
-		if p.Unready != "" {
-			continue
+	})
+	par.Do(len(out), createInFlight, func(i int) {
+		if out[i].Unready != "" {
+			return
 		}
 		if err := fillIn(ctx, cs, cfg, &out[i]); err != nil {
 			out[i].Unready = err.Error()
-			continue
 		}
-		ready++
+	})
+	ready := 0
+	for _, p := range out {
+		if p.Unready == "" {
+			ready++
+		}
 	}
 	if ready == 0 {
 		return nil, errors.New(out[0].Unready)
 	}
 	return out, nil
+}
+
+// createInFlight bounds the namespaces whose probes are created (and
+// waited for) at once.
+const createInFlight = 8
+
+// create makes one namespace's probe Service and pods; it returns why it
+// could not ("" when it did).
+func create(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSettings, labels map[string]string, nonce string, p *Peer) string {
+	if err := provision.WaitServiceAccount(ctx, cs, p.Namespace, 60*time.Second); err != nil {
+		return fmt.Sprintf("namespace %s: default service account never appeared: %v", p.Namespace, err)
+	}
+	if p.Role == RoleTenant {
+		why, err := partOfTaken(ctx, cs, labels, *p)
+		if err != nil {
+			return err.Error()
+		}
+		p.NoPartOf = why
+	}
+	if err := provision.Create(ctx, cs, []runtime.Object{probeService(labels, *p)}); err != nil {
+		return err.Error()
+	}
+	// Owned by their Service as controller: no tenant ReplicaSet or
+	// other controller whose selector they match can adopt them.
+	owner, err := cs.CoreV1().Services(p.Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Sprintf("read service %s/%s: %v", p.Namespace, ServiceName, err)
+	}
+	objs := []runtime.Object{ownedBy(probePod(cfg, labels, nonce, *p, ServerPod, p.Role == RoleOutsider), owner)}
+	if p.Role != RoleCanary {
+		objs = append(objs, ownedBy(probePod(cfg, labels, nonce, *p, ClientPod, false), owner))
+	}
+	if err := provision.Create(ctx, cs, objs); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // fillIn waits for a peer's probe pods and reads their and its Service's
