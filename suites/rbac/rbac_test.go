@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -289,6 +290,51 @@ func TestTenantUserBoundInOtherTenantIsCaught(t *testing.T) {
 					assert.Contains(t, e.Repro, "--as=tenantcheck:group-probe:tenant-a --as-group=team-a")
 				}
 			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// Rules first (issue 16): above ten tenants the cross-tenant requests go to
+// each identity's two neighbours, and wherever its rules review lists a
+// grant. A secrets grant of t03's reconciler in t09 (not neighbours) is
+// still caught by the real requests, named; the other pairs are covered by
+// their reviews, counted in the reasons and kept in the evidence.
+func TestRulesFirstCatchesAFarGrant(t *testing.T) {
+	f := features.New("twelve tenants, rules first").
+		WithLabel("layer", "rbac").WithLabel("check", "rules-first").
+		Assess("a grant between far tenants is caught; the rest is covered", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			opts := suitekit.Options(t)
+			opts.Layers = []model.Layer{model.LayerRBAC}
+			s := spec.Default()
+			s.Tenants = nil
+			for i := 1; i <= 12; i++ {
+				name := fmt.Sprintf("t%02d", i)
+				s.Tenants = append(s.Tenants, spec.Tenant{Name: name, Namespaces: []string{name + "-prod"}})
+			}
+			s.Shared = nil
+			opts.Spec = s
+			var nsA, nsB string
+			opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				nsA, nsB = r.Namespace("t03-prod"), r.Namespace("t09-prod")
+				return leakSecrets(ctx, cs, r, nsA, nsB)
+			}
+			rep := suitekit.Execute(ctx, t, opts)
+			res := map[string]model.Result{}
+			for _, r := range rep.Results {
+				res[r.CheckID] = r
+			}
+			assert.Equal(t, []string{"rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-secrets", "rbac/cross-tenant-rules", "rbac/no-broad-bindings"}, brokenIDs(t, res))
+			leaker := nsA + "/" + baseline.ReconcilerName
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, leaker+": list secrets in "+nsB+": admitted, expected forbidden")
+			rules := res["rbac/cross-tenant-rules"]
+			assert.Equal(t, 12*2*11, rules.Attempts, "every identity's review in every other tenant's namespace is sent")
+			cm := res["rbac/cross-tenant-list-configmaps"]
+			assert.Equal(t, model.VerdictHeld, cm.Verdict, cm.Reason)
+			assert.Equal(t, 12*2*2+1, cm.Attempts, "sent: each identity to its two neighbours, and the leaker to t09")
+			assert.Len(t, cm.Evidence, 12*2*11, "every pair is in the evidence, sent or covered")
+			assert.Contains(t, cm.Reason, fmt.Sprintf("%d more not sent", 12*2*11-(12*2*2+1)))
+			assert.Contains(t, cm.Observed, fmt.Sprintf("covered by rules review x%d", 12*2*11-(12*2*2+1)))
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)

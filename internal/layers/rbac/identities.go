@@ -34,10 +34,14 @@ type Identity struct {
 	Tenant         string
 	Namespace      string
 	ServiceAccount string
-	// Targets are the first namespaces of every other tenant.
+	// Targets are the namespaces of every other tenant.
 	Targets []string
-	Client  kubernetes.Interface
-	Config  *rest.Config
+	// Sample are the namespaces of the tenant's two neighbours in spec
+	// order (ring): above RulesFirstAbove tenants, where every cross-tenant
+	// request is really sent even when the rules review lists no grant.
+	Sample []string
+	Client kubernetes.Interface
+	Config *rest.Config
 	// Err, when set, is why no token could be had: every request of this
 	// identity is then an Error with this reason, never a Held.
 	Err string
@@ -110,10 +114,16 @@ func (id Identity) asFlags() string {
 func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 	var out []Identity
 	for i, t := range tenants {
-		var targets []string
+		var targets, sample []string
 		for j, o := range tenants {
 			if j != i {
 				targets = append(targets, o.Namespaces...)
+			}
+		}
+		if n := len(tenants); n > 1 {
+			sample = append(sample, tenants[(i+1)%n].Namespaces...)
+			if prev := (i + n - 1) % n; prev != (i+1)%n {
+				sample = append(sample, tenants[prev].Namespaces...)
 			}
 		}
 		for _, ns := range t.Namespaces {
@@ -122,17 +132,17 @@ func planIdentities(tenants []Tenant, accounts map[string][]string) []Identity {
 				names = []string{DefaultServiceAccount}
 			}
 			for _, sa := range names {
-				out = append(out, Identity{Tenant: t.Name, Namespace: ns, ServiceAccount: sa, Targets: targets})
+				out = append(out, Identity{Tenant: t.Name, Namespace: ns, ServiceAccount: sa, Targets: targets, Sample: sample})
 			}
 		}
 		if len(t.Namespaces) == 0 {
 			continue
 		}
 		for _, u := range t.Users {
-			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Person: &Person{Kind: rbacv1.UserKind, Name: u}})
+			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Sample: sample, Person: &Person{Kind: rbacv1.UserKind, Name: u}})
 		}
 		for _, g := range t.Groups {
-			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Person: &Person{Kind: rbacv1.GroupKind, Name: g}})
+			out = append(out, Identity{Tenant: t.Name, Namespace: t.Namespaces[0], Targets: targets, Sample: sample, Person: &Person{Kind: rbacv1.GroupKind, Name: g}})
 		}
 	}
 	return out

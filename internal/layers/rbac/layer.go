@@ -2,7 +2,9 @@ package rbac
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +82,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 	planned, note := mayImpersonate(ctx, c, planIdentities(in.Tenants, in.Accounts))
 	ids := login(ctx, c, planned)
 	checks := servedChecks(allChecks(), namespacedResources(c))
-	attempts := send(ctx, ids, checks, prefix)
+	attempts := send(ctx, ids, checks, prefix, len(in.Tenants) > RulesFirstAbove)
 	results := judgeAll(checks, Controls, attempts)
 	if note != "" {
 		for i := range results {
@@ -103,7 +105,11 @@ type attempt struct {
 	raw      string
 	// notSent is why the request was not sent (no token); it wins over
 	// everything else when judging.
-	notSent  string
+	notSent string
+	// covered says why the request was not needed: the identity's rules
+	// review in the namespace aimed at listed no grant (rules first).
+	covered  string
+	err      error // what Do returned
 	duration time.Duration
 	repro    string
 }
@@ -112,10 +118,56 @@ type attempt struct {
 // them in parallel, and 20 tenants send thousands.
 const sendConcurrency = 8
 
+// RulesFirstAbove is the tenant count above which the cross-tenant checks
+// go rules first: each identity's SelfSubjectRulesReview in each other
+// tenant's namespace (the cross-tenant-rules check, always sent) decides
+// where the other cross-tenant requests are sent. Where it lists no grant
+// and is complete, only the identity's two neighbours (Identity.Sample)
+// get the real requests; everywhere else (a grant, an incomplete review, an
+// error) every request is sent. 20 tenants sent 10,320 requests without.
+const RulesFirstAbove = 10
+
+// rulesCheckID is the check whose answers rules first reads.
+const rulesCheckID = "rbac/cross-tenant-rules"
+
 // send runs every request of every check as every identity it applies to,
 // at most sendConcurrency at a time. Each attempt keeps its place, so the
-// evidence is in the same order as when they ran one by one.
-func send(ctx context.Context, ids []Identity, checks []Check, prefix string) map[string][]attempt {
+// evidence is in the same order as when they ran one by one. rulesFirst:
+// see RulesFirstAbove.
+func send(ctx context.Context, ids []Identity, checks []Check, prefix string, rulesFirst bool) map[string][]attempt {
+	out := map[string][]attempt{}
+	var clean map[[2]string]string // (identity, namespace) -> what its rules review said
+	if rulesFirst {
+		var rules []Check
+		for _, c := range checks {
+			if c.ID == rulesCheckID {
+				rules = append(rules, c)
+			}
+		}
+		sendChecks(ctx, ids, rules, prefix, nil, out)
+		clean = map[[2]string]string{}
+		for _, a := range out[rulesCheckID] {
+			var n noGrants
+			if a.notSent == "" && a.observed == model.APIForbidden && errors.As(a.err, &n) && !n.incomplete {
+				clean[[2]string{a.from.String(), a.req.To}] = a.raw
+			}
+		}
+		rest := make([]Check, 0, len(checks))
+		for _, c := range checks {
+			if c.ID != rulesCheckID {
+				rest = append(rest, c)
+			}
+		}
+		checks = rest
+	}
+	sendChecks(ctx, ids, checks, prefix, clean, out)
+	return out
+}
+
+// sendChecks fills out with the attempts of checks. A cross-tenant request
+// whose (identity, namespace) is in clean and not in the identity's sample
+// is not sent: its attempt says the rules review covers it.
+func sendChecks(ctx context.Context, ids []Identity, checks []Check, prefix string, clean map[[2]string]string, out map[string][]attempt) {
 	type job struct {
 		check string
 		i     int
@@ -123,29 +175,34 @@ func send(ctx context.Context, ids []Identity, checks []Check, prefix string) ma
 		r     Request
 	}
 	var jobs []job
-	out := map[string][]attempt{}
 	for _, c := range checks {
-		n := 0
+		var as []attempt
 		for _, id := range ids {
 			if c.Only != "" && c.Only != id.ServiceAccount {
 				continue
 			}
 			for _, ns := range aims(c, id) {
+				review, covered := clean[[2]string{id.String(), ns}]
+				covered = covered && c.CrossTenant && !slices.Contains(id.Sample, ns)
 				for _, r := range c.Requests(id, ns) {
-					jobs = append(jobs, job{c.ID, n, id, r})
-					n++
+					if covered {
+						as = append(as, attempt{from: id, req: r, repro: repro(prefix, id, r.Kubectl),
+							covered: "the identity's rules review in " + ns + " lists no grant (" + review + "); requests sent only to its neighbours"})
+						continue
+					}
+					jobs = append(jobs, job{c.ID, len(as), id, r})
+					as = append(as, attempt{})
 				}
 			}
 		}
-		if n > 0 {
-			out[c.ID] = make([]attempt, n)
+		if len(as) > 0 {
+			out[c.ID] = as
 		}
 	}
 	par.Do(len(jobs), sendConcurrency, func(k int) {
 		j := jobs[k]
 		out[j.check][j.i] = try(ctx, j.id, j.r, prefix) // distinct slots: no lock needed
 	})
-	return out
 }
 
 // aims are the namespaces a check is tried against for one identity.
@@ -166,7 +223,7 @@ func try(ctx context.Context, id Identity, r Request, prefix string) attempt {
 	defer cancel()
 	start := time.Now()
 	err := r.Do(ctx)
-	a.duration = time.Since(start)
+	a.duration, a.err = time.Since(start), err
 	classify := r.Classify
 	if classify == nil {
 		classify = kube.Classify

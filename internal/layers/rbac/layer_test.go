@@ -44,6 +44,75 @@ func TestPlanIdentities(t *testing.T) {
 	assert.Equal(t, "system:serviceaccount:a-prod:default", ids[0].User())
 }
 
+// Rules first (above ten tenants): each identity's rules review in every
+// other tenant's namespace is sent; the other cross-tenant requests go to
+// the identity's two neighbours, and everywhere its review lists a grant;
+// the rest are covered by the review, in the evidence, and never Broken.
+func TestRulesFirst(t *testing.T) {
+	var tenants []Tenant
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		tenants = append(tenants, Tenant{Name: n, Namespaces: []string{n + "-prod"}})
+	}
+	ids := planIdentities(tenants, nil)
+	require.Len(t, ids, 5)
+	assert.Equal(t, []string{"b-prod", "e-prod"}, ids[0].Sample, "a's neighbours on the ring")
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "selfsubjectrulesreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		rr := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectRulesReview)
+		if rr.Spec.Namespace == "d-prod" {
+			// Someone granted the tenants configmaps in d.
+			rr.Status.ResourceRules = []authzv1.ResourceRule{{Verbs: []string{"list"}, Resources: []string{"configmaps"}}}
+		}
+		return true, rr, nil
+	})
+	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		ar := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview)
+		ar.Status.Allowed = true
+		return true, ar, nil
+	})
+	for i := range ids {
+		ids[i].Client = cs
+	}
+	obs := send(context.Background(), ids, allChecks(), "kubectl", true)
+
+	rules := obs[rulesCheckID]
+	require.Len(t, rules, 5*4, "every identity reviews every other tenant's namespace")
+	list := obs["rbac/cross-tenant-list-secrets"]
+	require.Len(t, list, 5*4, "one attempt per identity and target, sent or covered")
+	sent := map[string]bool{}
+	for _, a := range list {
+		key := a.from.Namespace + ">" + a.req.To
+		if a.covered == "" {
+			sent[key] = true
+			continue
+		}
+		assert.Contains(t, a.covered, "rules review in "+a.req.To+" lists no grant")
+		assert.NotContains(t, a.from.Sample, a.req.To, "a neighbour is always sent to")
+		assert.NotEqual(t, "d-prod", a.req.To, "a review that lists a grant sends everything")
+		ev := evidence(a)
+		assert.Equal(t, 0, ev.Attempts)
+		assert.Contains(t, ev.Raw, "not sent: ")
+	}
+	for _, want := range []string{"a-prod>b-prod", "a-prod>e-prod", "a-prod>d-prod", "c-prod>d-prod", "e-prod>d-prod"} {
+		assert.True(t, sent[want], want)
+	}
+	assert.False(t, sent["a-prod>c-prod"], "a and c are not neighbours and c's review lists nothing")
+	assert.Len(t, obs["rbac/list-nodes"], 5, "checks of the cluster scope are always sent")
+	for _, a := range obs["rbac/list-nodes"] {
+		assert.Empty(t, a.covered)
+	}
+
+	// Judged: a covered attempt holds, with the count in the reason; the
+	// fake admits what is sent, so the sent ones break.
+	r := judgeCheck(Checks[0], []attempt{list[1]}, nil)
+	require.NotEmpty(t, list[1].covered, "a-prod>c-prod is the second of a's targets")
+	assert.Equal(t, model.VerdictHeld, r.Verdict, r.Reason)
+	assert.Contains(t, r.Reason, "1 more not sent")
+	assert.Equal(t, "covered by rules review x1", r.Observed)
+	failed := map[string]string{ids[0].String(): "no token"}
+	assert.Equal(t, model.VerdictError, judgeCheck(Checks[0], []attempt{list[1]}, failed).Verdict, "a covered attempt needs the identity's control too")
+}
+
 func TestCheckIDs(t *testing.T) {
 	ids := CheckIDs()
 	assert.Len(t, ids, len(Controls)+len(Checks)+1)
@@ -71,7 +140,7 @@ func TestSendBuildsRequests(t *testing.T) {
 		r.Status.UserInfo.Username = "system:serviceaccount:" + nsA + ":someone-else"
 		return true, r, nil
 	})
-	obs := send(context.Background(), ids, allChecks(), "kubectl --context kind-tc")
+	obs := send(context.Background(), ids, allChecks(), "kubectl --context kind-tc", false)
 
 	require.Len(t, obs[Controls[0].ID], 4, "two requests for each of the two reconcilers, none for default")
 	require.Len(t, obs[Controls[1].ID], 3, "every account's token is checked")
