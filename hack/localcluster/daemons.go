@@ -111,6 +111,7 @@ podCIDR: %s
 healthzBindAddress: 127.0.0.1
 readOnlyPort: 0
 serializeImagePulls: false
+maxPods: 250
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: 100Mi, nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
 `, c.pki("ca.crt"), clusterDomain, dnsServiceIP, containerdSock(c), podCIDR)

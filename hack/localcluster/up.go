@@ -30,8 +30,10 @@ type clusterState struct {
 
 // flagsRev names the daemons' current flags; change it with them.
 // 2026-12-03: the controller-manager's client rate limit raised from
-// 20/s to 200/s and 25 namespaces deleted at once (issue 16).
-const flagsRev = "2026-12-03"
+// 20/s to 200/s and 25 namespaces deleted at once; the kubelet takes 250
+// pods (default 110: 100 tenants run 202 probe pods; the pod CIDR, a /24,
+// holds 253) (issue 16).
+const flagsRev = "2026-12-03.2"
 
 func stateFile(c *config) string { return filepath.Join(c.StateDir, "cluster.json") }
 
