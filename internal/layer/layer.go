@@ -72,6 +72,8 @@ type Output struct {
 	WorkloadPaths []model.WorkloadPath
 	// Pairs: which tenant pairs the network layer probed live.
 	Pairs *model.PairCoverage
+	// TenantPairs: the layer's verdict per ordered tenant pair it tried.
+	TenantPairs []model.PairVerdict
 	// EnforcementLatency: the network canary's measure.
 	EnforcementLatency time.Duration
 	// Phases split the layer's wall time for the report's timings; when

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -78,6 +80,73 @@ type Report struct {
 	// Pairs says which ordered tenant pairs the network layer probed live
 	// (--pairs), when it probed.
 	Pairs *PairCoverage `json:"pairs,omitempty"`
+	// TenantPairs is the tenant x tenant summary: per ordered pair and per
+	// layer that tries one tenant against another, the worst verdict of
+	// what it tried. A pair a layer did not try has no entry.
+	TenantPairs []PairVerdict `json:"tenantPairs,omitempty"`
+}
+
+// PairVerdict is one layer's verdict for one ordered tenant pair: the
+// worst over Tried paths or requests from tenant From to tenant To.
+type PairVerdict struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Layer   Layer   `json:"layer"`
+	Verdict Verdict `json:"verdict"`
+	Tried   int     `json:"tried"`
+}
+
+// PairTally folds per-path or per-request verdicts into PairVerdicts.
+type PairTally struct {
+	layer Layer
+	by    map[[2]string]*PairVerdict
+	order [][2]string
+}
+
+// NewPairTally starts a tally for one layer.
+func NewPairTally(l Layer) *PairTally {
+	return &PairTally{layer: l, by: map[[2]string]*PairVerdict{}}
+}
+
+// Add counts one path or request from tenant from to tenant to (ignored
+// when they are the same tenant or either is empty).
+func (t *PairTally) Add(from, to string, v Verdict) {
+	if from == "" || to == "" || from == to {
+		return
+	}
+	k := [2]string{from, to}
+	p := t.by[k]
+	if p == nil {
+		p = &PairVerdict{From: from, To: to, Layer: t.layer, Verdict: VerdictHeld}
+		t.by[k] = p
+		t.order = append(t.order, k)
+	}
+	p.Tried++
+	if worse(v, p.Verdict) {
+		p.Verdict = v
+	}
+}
+
+// Verdicts are the tallied pairs, sorted by from, then to.
+func (t *PairTally) Verdicts() []PairVerdict {
+	out := make([]PairVerdict, 0, len(t.order))
+	for _, k := range t.order {
+		out = append(out, *t.by[k])
+	}
+	slices.SortFunc(out, func(a, b PairVerdict) int {
+		if c := strings.Compare(a.From, b.From); c != 0 {
+			return c
+		}
+		return strings.Compare(a.To, b.To)
+	})
+	return out
+}
+
+// worse orders verdicts for a pair: Broken, then Error, then Held; a
+// Skipped path does not change a pair's verdict.
+func worse(a, b Verdict) bool {
+	rank := map[Verdict]int{VerdictSkipped: 0, VerdictHeld: 1, VerdictError: 2, VerdictBroken: 3}
+	return rank[a] > rank[b]
 }
 
 // PairCoverage: Plan repeats the run's choice as a --pairs value; Probed of
@@ -121,6 +190,11 @@ func (r *Report) Validate() error {
 	for i, res := range r.Results {
 		if err := res.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("results[%d]: %w", i, err))
+		}
+	}
+	for i, p := range r.TenantPairs {
+		if !p.Layer.Valid() || !p.Verdict.Valid() || p.From == "" || p.To == "" {
+			errs = append(errs, fmt.Errorf("tenantPairs[%d]: want from, to, a known layer and verdict: %+v", i, p))
 		}
 	}
 	for i := range r.Matrices {

@@ -36,6 +36,12 @@ func fixtureReport(t *testing.T) *model.Report {
 		{Phase: "cleanup", Duration: ms(9800)},
 	}
 	rep.EnforcementLatency = ms(200)
+	rep.TenantPairs = []model.PairVerdict{
+		{From: "tenant-a", To: "tenant-b", Layer: model.LayerNetwork, Verdict: model.VerdictBroken, Tried: 12},
+		{From: "tenant-b", To: "tenant-a", Layer: model.LayerNetwork, Verdict: model.VerdictHeld, Tried: 12},
+		{From: "tenant-a", To: "tenant-b", Layer: model.LayerRBAC, Verdict: model.VerdictHeld, Tried: 14},
+		{From: "tenant-b", To: "tenant-a", Layer: model.LayerRBAC, Verdict: model.VerdictHeld, Tried: 14},
+	}
 	require.NoError(t, rep.Validate())
 	return rep
 }

@@ -15,6 +15,7 @@ func renderMarkdown(b *bytes.Buffer, r *model.Report) error {
 	fmt.Fprintf(b, "# tenantcheck report\n\n**%s**\n\n", ResultLine(r))
 	writeMarkdownRun(b, r.Metadata)
 	writeMarkdownLayers(b, summaries(r))
+	writeMarkdownTenantPairs(b, r)
 	if len(r.Matrices) > 0 {
 		b.WriteString("\n## Reachability\n")
 		for i := range r.Matrices {

@@ -15,12 +15,15 @@ import (
 )
 
 // renderTable writes the plain-text report: run line, layer summary,
-// reachability matrices, findings, skipped checks, timings and the result
+// tenant pairs, reachability matrices, findings, skipped checks, timings and the result
 // line. It uses ASCII only and no colour, so CI logs and golden files stay
 // stable.
 func renderTable(b *bytes.Buffer, r *model.Report) error {
 	fmt.Fprintf(b, "%s\n\n", runLine(r.Metadata))
 	if err := writeLayerTable(b, summaries(r)); err != nil {
+		return err
+	}
+	if err := writeTenantPairs(b, r); err != nil {
 		return err
 	}
 	for i := range r.Matrices {

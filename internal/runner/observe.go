@@ -74,6 +74,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	var workloads []model.WorkloadPath
 	var latency time.Duration
 	var pairs *model.PairCoverage
+	var tenantPairs []model.PairVerdict
 	for _, l := range run.layers {
 		start := time.Now()
 		out := l.Run(ctx, env)
@@ -89,6 +90,7 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 		if out.Pairs != nil {
 			pairs = out.Pairs
 		}
+		tenantPairs = append(tenantPairs, out.TenantPairs...)
 		if out.EnforcementLatency > 0 {
 			latency = out.EnforcementLatency
 		}
@@ -100,5 +102,6 @@ func observe(ctx context.Context, c *kube.Client, run *Run, meta model.Metadata,
 	r.EnforcementLatency = model.Millis(latency)
 	r.WorkloadPaths = workloads
 	r.Pairs = pairs
+	r.TenantPairs = tenantPairs
 	return r, nil
 }

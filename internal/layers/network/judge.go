@@ -30,6 +30,41 @@ func judge(checks []Check, t *Topology, obs map[string]*Observation, repro func(
 	return out
 }
 
+// judgeOne judges one path of a check on its own (before any grouping).
+func judgeOne(want model.Reach, p Path, obs map[string]*Observation, unready func(Path) string) model.Judgement {
+	if why := unready(p); why != "" {
+		return model.Errored(why)
+	}
+	if o := obs[p.Key()]; o != nil {
+		return judgePath(want, o, obs)
+	}
+	return model.Errored("a path was never probed")
+}
+
+// tenantPairs is the network column of the report's tenant x tenant
+// summary: per ordered pair of tenants, the worst verdict of every path of
+// every check from one tenant's pod to the other tenant's namespace.
+func tenantPairs(checks []Check, t *Topology, obs map[string]*Observation) []model.PairVerdict {
+	tenantOf := map[string]string{}
+	for _, p := range t.Peers {
+		if p.Role == RoleTenant {
+			tenantOf[p.Namespace] = p.Tenant
+		}
+	}
+	unready := t.unreadyFunc()
+	tally := model.NewPairTally(model.LayerNetwork)
+	for _, c := range checks {
+		for _, p := range c.Paths(t) {
+			to, ok := tenantOf[p.ToNamespace]
+			if !ok || p.From == nil || p.From.Role != RoleTenant {
+				continue
+			}
+			tally.Add(p.From.Tenant, to, judgeOne(c.Expected.Reach, p, obs, unready).Verdict)
+		}
+	}
+	return tally.Verdicts()
+}
+
 func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Path) string, cause string) model.Result {
 	want := c.Expected.Reach
 	paths := c.Paths(t)
@@ -43,13 +78,7 @@ func judgeCheck(c Check, t *Topology, obs map[string]*Observation, repro func(Pa
 	judged := make([]model.Judgement, len(paths))
 	unready := t.unreadyFunc()
 	for i, p := range paths {
-		if why := unready(p); why != "" {
-			judged[i] = model.Errored(why)
-		} else if o := obs[p.Key()]; o != nil {
-			judged[i] = judgePath(want, o, obs)
-		} else {
-			judged[i] = model.Errored("a path was never probed")
-		}
+		judged[i] = judgeOne(want, p, obs, unready)
 	}
 	served, servedExample := 0, ""
 	if c.Group != nil {

@@ -100,6 +100,14 @@ func TestJudgeCrossTenantLeak(t *testing.T) {
 	leak := findPath(t, top, "network/cross-tenant-tcp", crossTCP)
 	obs[leak.Key()] = observed(leak, probes.Connected, probes.Connected, probes.Connected)
 
+	// The tenant x tenant summary: a to b broke, b to a held; every path
+	// between the two tenants counts, the mimics' ones included.
+	pairs := tenantPairs(Checks, top, obs)
+	require.Len(t, pairs, 2)
+	assert.Equal(t, model.PairVerdict{From: "tenant-a", To: "tenant-b", Layer: model.LayerNetwork, Verdict: model.VerdictBroken, Tried: pairs[0].Tried}, pairs[0])
+	assert.Equal(t, model.VerdictHeld, pairs[1].Verdict)
+	assert.GreaterOrEqual(t, pairs[0].Tried, 6, "at least the six cross-tenant TCP and UDP paths")
+
 	got := resultsByID(judge(Checks, top, obs, testRepro, ""))
 	r := got["network/cross-tenant-tcp"]
 	assert.Equal(t, model.VerdictBroken, r.Verdict)

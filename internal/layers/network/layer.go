@@ -80,7 +80,7 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 	static, open := staticResults(env.Client, inv, invErr)
 	return layer.Output{
 		Results: append(out.Results, static...), Matrices: out.Matrices, EnforcementLatency: out.EnforcementLatency,
-		WorkloadPaths: mergePaths(out.WorkloadPaths, open), Pairs: out.Pairs,
+		WorkloadPaths: mergePaths(out.WorkloadPaths, open), Pairs: out.Pairs, TenantPairs: out.TenantPairs,
 		Phases: []model.PhaseTiming{{Phase: "deploy", Duration: model.Millis(out.DeployTime)}, {Phase: "probe", Duration: model.Millis(out.ProbeTime)}},
 	}
 }
@@ -128,6 +128,7 @@ type Output struct {
 	DeployTime         time.Duration
 	ProbeTime          time.Duration
 	Pairs              *model.PairCoverage
+	TenantPairs        []model.PairVerdict
 }
 
 // Run deploys the probe pods, runs the canary, probes every path and judges
@@ -228,6 +229,7 @@ func Run(ctx context.Context, c *kube.Client, in Input) *Output {
 	}
 	out.Results = results
 	out.Matrices = matrices(Checks, t, obs)
+	out.TenantPairs = tenantPairs(Checks, t, obs)
 	out.WorkloadPaths = livePaths(t, obs)
 	out.ProbeTime = time.Since(start)
 	say("network: probed in %.1fs", out.ProbeTime.Seconds())

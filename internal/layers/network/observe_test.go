@@ -195,7 +195,7 @@ func TestObserveRounds(t *testing.T) {
 		assert.Equal(t, ContainerName, c.Container)
 		assert.Equal(t, []string{probes.AgentPath, "batch"}, c.Cmd)
 		assert.Equal(t, 700, c.Batch.TimeoutMs)
-		assert.GreaterOrEqual(t, c.Batch.Concurrency, len(c.Batch.Targets), "a pod's targets all run at once")
+		assert.Equal(t, min(len(c.Batch.Targets), TargetsInFlight), c.Batch.Concurrency, "a pod's targets run at once, up to TargetsInFlight")
 		ids := map[string]bool{}
 		for _, tg := range c.Batch.Targets {
 			assert.False(t, ids[tg.ID], "target %s sent twice in one batch", tg.ID)

@@ -67,9 +67,9 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 			env.Say("rbac: %d more bound accounts of %s not tried: %s", len(a.Untried), a.Namespace, strings.Join(a.Untried, ", "))
 		}
 	}
-	results := Run(ctx, env.Client, in)
+	results, pairs := runWithPairs(ctx, env.Client, in)
 	env.Say("rbac: tenant tokens tried across tenants in %.1fs", time.Since(start).Seconds())
-	return layer.Output{Results: results}
+	return layer.Output{Results: results, TenantPairs: pairs}
 }
 
 // Run tries every check with both identities (tenant-reconciler and
@@ -78,6 +78,12 @@ func run(ctx context.Context, env *layer.Env) layer.Output {
 // the binding scan last; a failure to run is an Error result, never a panic
 // or a missing result.
 func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
+	results, _ := runWithPairs(ctx, c, in)
+	return results
+}
+
+// runWithPairs is Run with the layer's column of the tenant x tenant summary.
+func runWithPairs(ctx context.Context, c *kube.Client, in Input) ([]model.Result, []model.PairVerdict) {
 	prefix := c.Kubectl()
 	planned, note := mayImpersonate(ctx, c, planIdentities(in.Tenants, in.Accounts))
 	ids := login(ctx, c, planned)
@@ -93,7 +99,30 @@ func Run(ctx context.Context, c *kube.Client, in Input) []model.Result {
 			}
 		}
 	}
-	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix))
+	return append(results, scanBindings(ctx, c.Clientset, in.Tenants, prefix)), tenantPairs(in.Tenants, checks, attempts)
+}
+
+// tenantPairs tallies every cross-tenant attempt (sent or covered by a
+// rules review) by the identity's tenant and the tenant of the namespace
+// aimed at, judged as its check judges it.
+func tenantPairs(tenants []Tenant, checks []Check, attempts map[string][]attempt) []model.PairVerdict {
+	tenantOf := map[string]string{}
+	for _, t := range tenants {
+		for _, ns := range t.Namespaces {
+			tenantOf[ns] = t.Name
+		}
+	}
+	failed := controlFailures(Controls, attempts)
+	tally := model.NewPairTally(model.LayerRBAC)
+	for _, c := range checks {
+		if !c.CrossTenant {
+			continue
+		}
+		for _, a := range attempts[c.ID] {
+			tally.Add(a.from.Tenant, tenantOf[a.req.To], judgeAttempt(c.Expected.API, a, failed).Verdict)
+		}
+	}
+	return tally.Verdicts()
 }
 
 // attempt is one request one identity sent (or could not send), and what

@@ -56,22 +56,8 @@ func TestRulesFirst(t *testing.T) {
 	ids := planIdentities(tenants, nil)
 	require.Len(t, ids, 5)
 	assert.Equal(t, []string{"b-prod", "e-prod"}, ids[0].Sample, "a's neighbours on the ring")
-	cs := fake.NewClientset()
-	cs.PrependReactor("create", "selfsubjectrulesreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		rr := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectRulesReview)
-		if rr.Spec.Namespace == "d-prod" {
-			// Someone granted the tenants configmaps in d.
-			rr.Status.ResourceRules = []authzv1.ResourceRule{{Verbs: []string{"list"}, Resources: []string{"configmaps"}}}
-		}
-		return true, rr, nil
-	})
-	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		ar := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview)
-		ar.Status.Allowed = true
-		return true, ar, nil
-	})
 	for i := range ids {
-		ids[i].Client = cs
+		ids[i].Client = rulesFake(ids[i].User())
 	}
 	obs := send(context.Background(), ids, allChecks(), "kubectl", true)
 
@@ -102,6 +88,18 @@ func TestRulesFirst(t *testing.T) {
 		assert.Empty(t, a.covered)
 	}
 
+	// The tenant x tenant summary: the fake admits what is sent, so a's
+	// neighbours break; a to c, covered only, holds (the tokens' controls
+	// pass: the fake admits them too).
+	byPair := map[string]model.PairVerdict{}
+	for _, p := range tenantPairs(tenants, allChecks(), obs) {
+		byPair[p.From+">"+p.To] = p
+	}
+	require.Len(t, byPair, 5*4)
+	assert.Equal(t, model.VerdictBroken, byPair["a>b"].Verdict)
+	assert.Equal(t, model.VerdictHeld, byPair["a>c"].Verdict)
+	assert.Equal(t, model.LayerRBAC, byPair["a>c"].Layer)
+
 	// Judged: a covered attempt holds, with the count in the reason; the
 	// fake admits what is sent, so the sent ones break.
 	r := judgeCheck(Checks[0], []attempt{list[1]}, nil)
@@ -111,6 +109,31 @@ func TestRulesFirst(t *testing.T) {
 	assert.Equal(t, "covered by rules review x1", r.Observed)
 	failed := map[string]string{ids[0].String(): "no token"}
 	assert.Equal(t, model.VerdictError, judgeCheck(Checks[0], []attempt{list[1]}, failed).Verdict, "a covered attempt needs the identity's control too")
+}
+
+// rulesFake answers as user: its token authenticates, its rules review
+// lists a configmaps grant in d-prod only, and it may do what is listed.
+func rulesFake(user string) *fake.Clientset {
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "selfsubjectreviews", func(clienttesting.Action) (bool, runtime.Object, error) {
+		r := &authnv1.SelfSubjectReview{}
+		r.Status.UserInfo.Username = user
+		return true, r, nil
+	})
+	cs.PrependReactor("create", "selfsubjectrulesreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		rr := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectRulesReview)
+		if rr.Spec.Namespace == "d-prod" {
+			// Someone granted the tenants configmaps in d.
+			rr.Status.ResourceRules = []authzv1.ResourceRule{{Verbs: []string{"list"}, Resources: []string{"configmaps"}}}
+		}
+		return true, rr, nil
+	})
+	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		ar := a.(clienttesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview)
+		ar.Status.Allowed = true
+		return true, ar, nil
+	})
+	return cs
 }
 
 func TestCheckIDs(t *testing.T) {
