@@ -23,8 +23,15 @@ const (
 	ReasonOneTimeout         = "one timeout with the target reachable is not yet a block (a dropping CNI needs two)"
 	ReasonNeverAnswered      = "the target never answered from its own namespace"
 	ReasonSourceDown         = "the source pod did not reach its own namespace in the rounds the target was up, so its network, not a policy, may have stopped the path"
+	ReasonAllowedSilent      = "a path that must connect timed out %d time(s) with its controls up and never connected; a block needs a refusal or %d timeouts (a busy node times out too)"
 	ReasonIntercepted        = "intercepted (sidecar/proxy): the TCP handshake completed but the target's greeting never came, so nothing proves where the connection went"
 )
+
+// AllowedTimeouts is how many timeouts, each in a round where both
+// controls connected, make a path that must connect Blocked (a block of a
+// path that must not connect needs two): three rounds, the first try and
+// the two retries.
+const AllowedTimeouts = 3
 
 // decide reads every attempt of a path, with its control's attempts (ctl,
 // nil when the path has none). It is pure.
@@ -36,7 +43,8 @@ const (
 //   - A block is proven only by attempts made in a round in which the
 //     control (the same target from its own namespace, same port and
 //     protocol) connected, and the source's own control (the source pod
-//     reaching its own namespace's server) did too: one refusal, or two timeouts, since a CNI that
+//     reaching its own namespace's server) did too: one refusal, or two
+//     timeouts (three for a path that must connect), since a CNI that
 //     drops makes a slow or unready target look exactly like a block. An
 //     ICMP host unreachable counts like a timeout: a route that is down
 //     sends it too.
@@ -80,8 +88,16 @@ func decide(want model.Reach, o, ctl, src *Observation) decision {
 			timeouts++
 		}
 	}
+	// Silence on a path that must connect is a block only when it lasts: a
+	// busy node (50 tenants on two cores) timed allowed paths out twice
+	// while their controls, probed seconds apart in the same round,
+	// connected. A path policy really blocks stays silent every round.
+	needTimeouts := 2
+	if want == model.ReachAllowed {
+		needTimeouts = AllowedTimeouts
+	}
 	switch {
-	case refused >= 1 || timeouts >= 2:
+	case refused >= 1 || timeouts >= needTimeouts:
 		var parts []string
 		if refused > 0 {
 			parts = append(parts, fmt.Sprintf("%d refused", refused))
@@ -91,8 +107,10 @@ func decide(want model.Reach, o, ctl, src *Observation) decision {
 		}
 		return decision{reach: model.ReachBlocked, settled: true,
 			why: strings.Join(parts, ", ") + " in rounds where the target answered its own namespace"}
-	case timeouts == 1:
+	case timeouts == 1 && want != model.ReachAllowed:
 		return decision{reach: model.ReachError, why: ReasonOneTimeout}
+	case timeouts >= 1:
+		return decision{reach: model.ReachError, why: fmt.Sprintf(ReasonAllowedSilent, timeouts, AllowedTimeouts)}
 	case sourceDown > 0:
 		return decision{reach: model.ReachError, why: ReasonSourceDown}
 	case unproven > 0:

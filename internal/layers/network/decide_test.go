@@ -66,6 +66,12 @@ func TestDecide(t *testing.T) {
 			model.ReachError, false, "no attempt gave an answer"},
 		{"an allowed path refused with the control up is blocked", model.ReachAllowed, []probes.Outcome{R}, []probes.Outcome{C},
 			model.ReachBlocked, true, "1 refused"},
+		{"an allowed path silent twice is not yet blocked (a busy node)", model.ReachAllowed, []probes.Outcome{T, T}, []probes.Outcome{C, C},
+			model.ReachError, false, "timed out 2 time(s) with its controls up and never connected; a block needs a refusal or 3 timeouts"},
+		{"an allowed path silent in all three rounds is blocked", model.ReachAllowed, []probes.Outcome{T, T, T}, []probes.Outcome{C, C, C},
+			model.ReachBlocked, true, "3 timed out"},
+		{"an allowed path silent once", model.ReachAllowed, []probes.Outcome{T}, []probes.Outcome{C},
+			model.ReachError, false, "timed out 1 time(s)"},
 	}
 	sourceCases := []struct {
 		name     string
