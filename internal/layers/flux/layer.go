@@ -84,7 +84,7 @@ var LivePermissions = []kube.Permission{
 // Input of the Flux layer.
 type Input struct {
 	// Tenants are read by the static checks; the live checks act from the
-	// first namespace of the first tenant against that of the second.
+	// first namespace of one tenant against that of another (see pair).
 	Tenants []Tenant
 	// Mode says whether the tenants are the run's own (and so start empty).
 	Mode model.Mode
@@ -102,19 +102,42 @@ type Input struct {
 	Live bool
 	// Wait bounds the wait for each Kustomization's verdict (0: DefaultWait).
 	Wait time.Duration
-	Say  func(format string, args ...any)
+	// Rotation picks the pair of the live checks among more than two
+	// tenants (see pair); the runner passes the hours since the epoch.
+	Rotation int64
+	Say      func(format string, args ...any)
 }
 
 func runLayer(ctx context.Context, le *layer.Env) layer.Output {
 	start := time.Now()
 	outsider, _ := le.Roster.First(model.RoleOutsider)
-	results := Run(ctx, le.Client, Input{
+	in := Input{
 		Tenants: le.Roster.Tenants(), Mode: le.Mode, Outsider: outsider.Namespace,
 		Image: le.Probe.Image, PullPolicy: corev1.PullPolicy(le.Probe.PullPolicy), Labels: le.Labels, Say: le.Say, NoPods: le.NoPods,
-		Live: le.Mode == model.ModeProvision || le.FluxLive,
-	})
+		Live: le.Mode == model.ModeProvision || le.FluxLive, Rotation: start.Unix() / 3600,
+	}
+	results := Run(ctx, le.Client, in)
 	le.Say("flux: layer checked in %.1fs", time.Since(start).Seconds())
-	return layer.Output{Results: results}
+	return layer.Output{Results: results, TenantPairs: livePair(in, results)}
+}
+
+// livePair is the layer's column of the tenant x tenant summary: the pair
+// the live checks ran between, with the worst of their verdicts; none when
+// they did not run.
+func livePair(in Input, results []model.Result) []model.PairVerdict {
+	p, ok := pair(in.Tenants, in.Rotation)
+	if !ok {
+		return nil
+	}
+	tally := model.NewPairTally(model.LayerFlux)
+	for _, r := range results {
+		for _, c := range LiveChecks {
+			if r.CheckID == c.ID && r.Verdict != model.VerdictSkipped {
+				tally.Add(p.TenantA, p.TenantB, r.Verdict)
+			}
+		}
+	}
+	return tally.Verdicts()
 }
 
 // env is what the layer talks to; unit tests fill it with fakes.

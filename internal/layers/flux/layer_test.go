@@ -198,11 +198,39 @@ func TestArtifact(t *testing.T) {
 }
 
 func TestPair(t *testing.T) {
-	_, ok := pair([]Tenant{{Name: "a", Namespaces: []string{"a"}}})
+	_, ok := pair([]Tenant{{Name: "a", Namespaces: []string{"a"}}}, 0)
 	assert.False(t, ok)
-	p, ok := pair([]Tenant{{Name: "a", Namespaces: []string{"a1", "a2"}}, {Name: "b", Namespaces: []string{"b1"}}})
-	assert.True(t, ok)
-	assert.Equal(t, Pair{A: "a1", B: "b1"}, p)
+	two := []Tenant{{Name: "a", Namespaces: []string{"a1", "a2"}}, {Name: "b", Namespaces: []string{"b1"}}}
+	for _, hour := range []int64{0, 1, 493877} {
+		p, ok := pair(two, hour)
+		assert.True(t, ok)
+		assert.Equal(t, Pair{A: "a1", B: "b1", TenantA: "a", TenantB: "b"}, p, "two tenants: always a against b")
+	}
+	// More: neighbours in spec order, one pair an hour; a tenant without
+	// a namespace is left out.
+	four := []Tenant{{Name: "a", Namespaces: []string{"a1"}}, {Name: "empty"}, {Name: "b", Namespaces: []string{"b1"}}, {Name: "c", Namespaces: []string{"c1"}}}
+	var got []string
+	for hour := int64(0); hour < 4; hour++ {
+		p, _ := pair(four, hour)
+		got = append(got, p.TenantA+">"+p.TenantB)
+	}
+	assert.Equal(t, []string{"a>b", "b>c", "c>a", "a>b"}, got)
+	p, _ := pair(four, -1)
+	assert.Equal(t, "c1", p.A, "a negative rotation still picks a pair")
+}
+
+func TestLivePair(t *testing.T) {
+	in := Input{Tenants: []Tenant{{Name: "a", Namespaces: []string{"a1"}}, {Name: "b", Namespaces: []string{"b1"}}, {Name: "c", Namespaces: []string{"c1"}}}, Rotation: 1}
+	var results []model.Result
+	for i, c := range LiveChecks {
+		j := model.Held("refused")
+		if i == 1 {
+			j = model.Broken("applied")
+		}
+		results = append(results, c.Result(j))
+	}
+	assert.Equal(t, []model.PairVerdict{{From: "b", To: "c", Layer: model.LayerFlux, Verdict: model.VerdictBroken, Tried: len(LiveChecks)}}, livePair(in, results))
+	assert.Empty(t, livePair(in, liveAll(model.Skipped("not opted in"))), "skipped live checks tried no pair")
 }
 
 func TestKustomizationRequests(t *testing.T) {

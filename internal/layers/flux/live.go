@@ -17,8 +17,9 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/model"
 )
 
-// Pair is the two tenant namespaces of the live checks: A acts, B is aimed at.
-type Pair struct{ A, B string }
+// Pair is the two tenant namespaces of the live checks: A acts, B is aimed
+// at; TenantA and TenantB are their tenants.
+type Pair struct{ A, B, TenantA, TenantB string }
 
 // LiveCheck is one Kustomization the layer creates in tenant A and how the
 // controller's answer is judged. Adding a live check is one entry in
@@ -82,7 +83,7 @@ const NotOptedIn = "audit without --flux-live: the live checks put an ExternalAr
 // liveResults runs every live check at once: one artifact, one server, one
 // source in each of the two tenants, then one Kustomization per check.
 func liveResults(ctx context.Context, e env, crds installed, in Input) []model.Result {
-	p, ok := pair(in.Tenants)
+	p, ok := pair(in.Tenants, in.Rotation)
 	switch {
 	case !ok:
 		return liveAll(model.Skipped("needs two tenants"))
@@ -112,7 +113,7 @@ func liveResults(ctx context.Context, e env, crds installed, in Input) []model.R
 	if err != nil {
 		return liveAll(model.Errored(err.Error()))
 	}
-	in.Say("flux: artifact served from %s/%s, sources in %s and %s (%.1fs)", in.Outsider, serverName, p.A, p.B, time.Since(start).Seconds())
+	in.Say("flux: artifact served from %s/%s, sources in %s and %s (%.1fs); %s acts against %s this time", in.Outsider, serverName, p.A, p.B, time.Since(start).Seconds(), p.TenantA, p.TenantB)
 	out := make([]model.Result, len(LiveChecks))
 	done := make(chan struct{}, len(LiveChecks))
 	for i, c := range LiveChecks {
@@ -135,11 +136,29 @@ func liveAll(j model.Judgement) []model.Result {
 	return out
 }
 
-func pair(tenants []Tenant) (Pair, bool) {
-	if len(tenants) < 2 || len(tenants[0].Namespaces) == 0 || len(tenants[1].Namespaces) == 0 {
+// pair chooses the two tenants of the live checks. With two tenants it is
+// always the first acting against the second; with more, the pairs of
+// neighbours in spec order (t1 against t2, ..., tn against t1), the
+// rotation-th of them: the runner passes the hours since the epoch, so an
+// hourly CronJob has every tenant act, and be aimed at, once every n
+// hours. The pair is in the progress line and in the report's tenantPairs.
+func pair(tenants []Tenant, rotation int64) (Pair, bool) {
+	var with []Tenant
+	for _, t := range tenants {
+		if len(t.Namespaces) > 0 {
+			with = append(with, t)
+		}
+	}
+	n := len(with)
+	if n < 2 {
 		return Pair{}, false
 	}
-	return Pair{A: tenants[0].Namespaces[0], B: tenants[1].Namespaces[0]}, true
+	i := 0
+	if n > 2 {
+		i = int(((rotation % int64(n)) + int64(n)) % int64(n))
+	}
+	a, b := with[i], with[(i+1)%n]
+	return Pair{A: a.Namespaces[0], B: b.Namespaces[0], TenantA: a.Name, TenantB: b.Name}, true
 }
 
 func setUp(ctx context.Context, e env, crds installed, in Input, p Pair) (artifact, error) {
