@@ -11,8 +11,8 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/procstat"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
-	"github.com/tenantcheck/tenantcheck/internal/spec"
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
 )
 
@@ -112,7 +112,7 @@ func BenchmarkTenants(b *testing.B) {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
 			opts := suitekit.Options(b)
 			opts.Progress = nil
-			opts.Spec = tenantsSpec(n)
+			opts.Spec = suitekit.TenantsSpec(n)
 			opts.Probe.Pairs = os.Getenv("TENANTCHECK_BENCH_PAIRS")
 			opts.Layers = []model.Layer{model.LayerNamespace, model.LayerNetwork, model.LayerPodSecurity, model.LayerQuota, model.LayerRBAC, model.LayerFlux}
 			r := row{n: n, phases: map[string]float64{}}
@@ -150,7 +150,7 @@ func BenchmarkTenants(b *testing.B) {
 			}
 			r.run = total.Seconds() / float64(b.N)
 			r.paths /= b.N
-			r.rssMB = peakRSSMB()
+			r.rssMB = procstat.PeakRSSMB()
 			for _, p := range r.order {
 				b.ReportMetric(r.phases[p], p+"-s/op")
 			}
@@ -197,21 +197,6 @@ func timedRun(b *testing.B, c *kube.Client, opts runner.Options) (*model.Report,
 	return rep, time.Since(start)
 }
 
-// tenantsSpec is the guide's baseline with n tenants (t01..tNN, one
-// namespace each) and its shared namespace allowed into all of them.
-func tenantsSpec(n int) *spec.Spec {
-	s := spec.Default()
-	s.Tenants = nil
-	var names []string
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("t%02d", i)
-		names = append(names, name)
-		s.Tenants = append(s.Tenants, spec.Tenant{Name: name, Namespaces: []string{name + "-prod"}})
-	}
-	s.Shared[0].AllowedTo = names
-	return s
-}
-
 func parseCounts(s string) ([]int, error) {
 	if s == "" {
 		s = "2,5,20"
@@ -225,20 +210,4 @@ func parseCounts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// peakRSSMB is this process's resident-set high-water mark (VmHWM): the
-// runner's peak, as the runner runs in the benchmark's process.
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }

@@ -36,7 +36,7 @@ func TestOpenedTenantIsCaughtUnderAllAndRing(t *testing.T) {
 			WithLabel("layer", "network").WithLabel("check", "pairs").
 			Assess("t17 opened is caught", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 				opts := suitekit.Options(t)
-				opts.Spec = tenantsSpec(20)
+				opts.Spec = suitekit.TenantsSpec(20)
 				opts.Layers = []model.Layer{model.LayerNetwork}
 				opts.Probe.Pairs = tt.plan
 				opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, run *runner.Run) error {

@@ -306,14 +306,7 @@ func TestRulesFirstCatchesAFarGrant(t *testing.T) {
 		Assess("a grant between far tenants is caught; the rest is covered", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			opts := suitekit.Options(t)
 			opts.Layers = []model.Layer{model.LayerRBAC}
-			s := spec.Default()
-			s.Tenants = nil
-			for i := 1; i <= 12; i++ {
-				name := fmt.Sprintf("t%02d", i)
-				s.Tenants = append(s.Tenants, spec.Tenant{Name: name, Namespaces: []string{name + "-prod"}})
-			}
-			s.Shared = nil
-			opts.Spec = s
+			opts.Spec = suitekit.TenantsSpec(12)
 			var nsA, nsB string
 			opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
 				nsA, nsB = r.Namespace("t03-prod"), r.Namespace("t09-prod")

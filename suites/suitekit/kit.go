@@ -33,6 +33,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/internal/runner"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
 
 type clientKey struct{}
@@ -374,4 +375,19 @@ func Fixtures(t *testing.T, names ...string) func(context.Context, kubernetes.In
 		}
 		return nil
 	}
+}
+
+// TenantsSpec is the guide's baseline with n tenants (t01..tNN, one
+// namespace each) and its shared namespace allowed into all of them.
+func TenantsSpec(n int) *spec.Spec {
+	s := spec.Default()
+	s.Tenants = nil
+	var names []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("t%02d", i)
+		names = append(names, name)
+		s.Tenants = append(s.Tenants, spec.Tenant{Name: name, Namespaces: []string{name + "-prod"}})
+	}
+	s.Shared[0].AllowedTo = names
+	return s
 }

@@ -5,11 +5,11 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/procstat"
 	"github.com/tenantcheck/tenantcheck/internal/report"
 )
 
@@ -61,7 +61,7 @@ func BenchmarkPlanJudgeRender(b *testing.B) {
 	b.ReportMetric(renderS/per, "render-s/op")
 	b.ReportMetric((planS+judgeS+renderS)/per, "s/run")
 	b.ReportMetric(float64(paths), "paths")
-	b.ReportMetric(peakRSSMB(), "peak-rss-MB")
+	b.ReportMetric(procstat.PeakRSSMB(), "peak-rss-MB")
 }
 
 // simTopology: n tenants, a shared namespace allowed into all, an outsider
@@ -87,19 +87,4 @@ func simTopology(n int) *Topology {
 	auto, _ := ParsePairs("")
 	top.Pairs = auto.Cover(names)
 	return top
-}
-
-// peakRSSMB is this process's resident-set high-water mark (VmHWM).
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }
