@@ -1,10 +1,12 @@
 package network
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -137,14 +139,29 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSetting
 	cfg = cfg.WithDefaults()
 	out := make([]Peer, len(peers))
 	copy(out, peers)
+	// The namespaces every tenant's paths need (outsider, canary, shared)
+	// first: a kubelet starts pods about in the order they come, and at 100
+	// tenants the last ones were still Pending when the wait gave up.
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(boolInt(out[a].Role == RoleTenant), boolInt(out[b].Role == RoleTenant))
+	})
 	// Namespaces in parallel: one by one, creating 43 pods took 9 s of
 	// requests before the kubelet had them all.
-	par.Do(len(out), createInFlight, func(i int) {
+	par.Do(len(out), createInFlight, func(k int) {
+		i := order[k]
 		if why := create(ctx, cs, cfg, labels, nonce, &out[i]); why != "" {
 			out[i].Unready = why
 		}
 	})
-	par.Do(len(out), createInFlight, func(i int) {
+	// One node starts about a pod a second when it has 200 to start: the
+	// wait grows with the pods, never below ReadyTimeout.
+	cfg.ReadyTimeout = max(cfg.ReadyTimeout, time.Duration(2*len(out))*readyPerPod)
+	par.Do(len(out), createInFlight, func(k int) {
+		i := order[k]
 		if out[i].Unready != "" {
 			return
 		}
@@ -162,6 +179,17 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, cfg layer.ProbeSetting
 		return nil, errors.New(out[0].Unready)
 	}
 	return out, nil
+}
+
+// readyPerPod is the wait for probe pods Ready, per pod deployed, when
+// that is more than ReadyTimeout.
+const readyPerPod = 1500 * time.Millisecond
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // createInFlight bounds the namespaces whose probes are created (and
