@@ -98,13 +98,13 @@ func perNamespace(c *kube.Client, chk model.Check, members []model.Member, nss m
 	for _, m := range members {
 		ns := nss[m.Namespace]
 		f := finding(m, ns)
-		raw := "as expected"
+		raw, v := "as expected", model.VerdictHeld
 		if f != "" {
 			bad = append(bad, m.Namespace+": "+f)
-			raw = f
+			raw, v = f, model.VerdictBroken
 		}
 		observed = append(observed, m.Namespace+": "+labelText(ns.Labels))
-		ev = append(ev, model.Evidence{Action: "read the namespace's labels", To: m.Namespace, Raw: raw, Attempts: 1,
+		ev = append(ev, model.Evidence{Action: "read the namespace's labels", To: m.Namespace, Raw: raw, Attempts: 1, Verdict: v,
 			Repro: c.ReproKubectl("get namespace " + m.Namespace + " --show-labels")})
 	}
 	j := model.Held(fmt.Sprintf("all %d tenant namespaces as expected", len(members)))

@@ -66,6 +66,7 @@ func judgeLevels(c *kube.Client, in Input, lv map[string]nsLevel) model.Result {
 		e := in.expect(ns)
 		want := Level(e.LevelOrDefault())
 		l := lv[ns]
+		first, nb, ne := len(ev), len(weak), len(errs)
 		ev = append(ev, model.Evidence{Action: "read Pod Security labels", To: ns, Raw: l.labels, Attempts: 1,
 			Repro: c.ReproKubectl("get namespace " + ns + " --show-labels")})
 		for _, by := range e.Enforcers() {
@@ -87,6 +88,9 @@ func judgeLevels(c *kube.Client, in Input, lv map[string]nsLevel) model.Result {
 			case finding != "":
 				weak = append(weak, ns+": "+finding)
 			}
+		}
+		for i := first; i < len(ev); i++ {
+			ev[i].Verdict = grew(nb, ne, weak, errs)
 		}
 	}
 	j := model.Worst(fmt.Sprintf("all %d tenant namespaces carry their declared enforcement", len(in.Namespaces)), weak, errs)

@@ -116,6 +116,7 @@ func judgeControl(ids map[string][]actor) model.Result {
 			n++
 			ev = append(ev, a.control)
 			observed = append(observed, fmt.Sprintf("%s: %s", a.name, a.got))
+			nb, ne := len(broken), len(errs)
 			switch {
 			case a.ok():
 			case a.got == model.APIRejected:
@@ -125,6 +126,7 @@ func judgeControl(ids map[string][]actor) model.Result {
 			default:
 				errs = append(errs, a.name+": "+a.why)
 			}
+			ev[len(ev)-1].Verdict = grew(nb, ne, broken, errs)
 		}
 	}
 	j := model.Worst(fmt.Sprintf("admitted for all %d identities", n), broken, errs)
@@ -199,6 +201,7 @@ func tryClass(ctx context.Context, c *kube.Client, in Input, ids map[string][]ac
 			next++
 			got, raw, by := outcome(err)
 			n++
+			nb, ne := len(broken), len(errs)
 			ev = append(ev, model.Evidence{Action: "create pod with " + chk.Name + " (server dry-run)", From: a.name, To: ns,
 				Raw: raw, Attempts: 1, Repro: repro(c, &a, pod)})
 			if by != "" {
@@ -228,6 +231,7 @@ func tryClass(ctx context.Context, c *kube.Client, in Input, ids map[string][]ac
 			default:
 				errs = append(errs, a.name+": "+raw)
 			}
+			ev[len(ev)-1].Verdict = grew(nb, ne, broken, errs)
 		}
 	}
 	j := model.Worst(fmt.Sprintf("as declared for all %d identities", n), broken, errs)
@@ -250,4 +254,16 @@ func privilegedRefused(ctx context.Context, c *kube.Client, in Input) map[string
 		out[ns] = got == model.APIRejected
 	}
 	return out
+}
+
+// grew is the verdict of the attempt just judged into broken and errs,
+// which held nb and ne lines before it: Broken or Error when it added one.
+func grew(nb, ne int, broken, errs []string) model.Verdict {
+	switch {
+	case len(broken) > nb:
+		return model.VerdictBroken
+	case len(errs) > ne:
+		return model.VerdictError
+	}
+	return model.VerdictHeld
 }

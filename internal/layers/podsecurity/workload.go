@@ -46,8 +46,10 @@ func tryWorkload(ctx context.Context, c *kube.Client, in Input, safe map[string]
 			continue
 		}
 		e, got := workloadIn(ctx, c, in, ns)
+		j := model.JudgeAPI(model.APIRejected, got)
+		e.Verdict = j.Verdict
 		ev = append(ev, e)
-		switch j := model.JudgeAPI(model.APIRejected, got); j.Verdict {
+		switch j.Verdict {
 		case model.VerdictBroken:
 			broken = append(broken, ns+": "+e.Raw)
 		case model.VerdictError:

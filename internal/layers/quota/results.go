@@ -16,12 +16,12 @@ type presence struct {
 
 func (p *presence) add(ns, finding string) {
 	p.n++
-	raw := "present"
+	raw, v := "present", model.VerdictHeld
 	if finding != "" {
 		p.findings = append(p.findings, ns+": "+finding)
-		raw = finding
+		raw, v = finding, model.VerdictBroken
 	}
-	p.ev = append(p.ev, model.Evidence{Action: "read the namespace's objects", To: ns, Raw: raw, Attempts: 1})
+	p.ev = append(p.ev, model.Evidence{Action: "read the namespace's objects", To: ns, Raw: raw, Attempts: 1, Verdict: v})
 }
 
 func (p *presence) result(c model.Check, what string) model.Result {
@@ -67,6 +67,7 @@ func (r *results) result(c model.Check) model.Result {
 			errs = append(errs, fmt.Sprintf("%s %s: %s", who, a.ev.Action, reason))
 		}
 		observed = append(observed, string(a.got))
+		a.ev.Verdict = j.Verdict
 		ev = append(ev, a.ev)
 	}
 	j := model.Worst(fmt.Sprintf("all %d attempts %s as expected", len(r.attempts), strings.ToLower(string(c.Expected.API))), broken, errs)

@@ -77,7 +77,9 @@ func judgeCheck(c Check, attempts []attempt, failed map[string]string) model.Res
 		j := judgeAttempt(c.Expected.API, a, failed)
 		line := fmt.Sprintf("%s: %s: %s", a.from, a.req.Action, j.Reason)
 		byVerdict[j.Verdict] = append(byVerdict[j.Verdict], line)
-		r.Evidence = append(r.Evidence, evidence(a))
+		ev := evidence(a)
+		ev.Verdict = j.Verdict
+		r.Evidence = append(r.Evidence, ev)
 		switch {
 		case a.covered != "":
 			covered++

@@ -53,7 +53,7 @@ func TestJudgeAllForbiddenHolds(t *testing.T) {
 	assert.Equal(t, 3, r.Attempts)
 	require.Len(t, r.Evidence, 3, "one evidence per attempt")
 	assert.Equal(t, model.Evidence{Action: "list secrets in " + nsB, From: nsA + "/tenant-reconciler", To: nsB,
-		Raw: "Forbidden", Attempts: 1, Repro: "kubectl ..."}, r.Evidence[0])
+		Raw: "Forbidden", Attempts: 1, Repro: "kubectl ...", Verdict: model.VerdictHeld}, r.Evidence[0])
 }
 
 func TestJudgeAllOneAdmittedBreaks(t *testing.T) {
@@ -67,6 +67,10 @@ func TestJudgeAllOneAdmittedBreaks(t *testing.T) {
 	assert.Equal(t, model.VerdictBroken, r.Verdict, "broken wins over error")
 	assert.Equal(t, nsA+"/tenant-reconciler: list secrets in "+nsB+": admitted, expected forbidden", r.Reason)
 	assert.Equal(t, "Forbidden x1, Admitted x1, Error x1", r.Observed)
+	require.Len(t, r.Evidence, 3)
+	assert.Equal(t, []model.Verdict{model.VerdictBroken, model.VerdictHeld, model.VerdictError},
+		[]model.Verdict{r.Evidence[0].Verdict, r.Evidence[1].Verdict, r.Evidence[2].Verdict},
+		"each attempt's evidence carries its own verdict (the policy reports split a check by pair on it)")
 }
 
 func TestJudgeAllRejectedBreaks(t *testing.T) {
