@@ -126,6 +126,7 @@ type runFlags struct {
 	noPods        bool
 	fluxLive      bool
 	inCluster     inClusterFlags
+	exports       exportFlags
 }
 
 func envOr(key, def string) string {
@@ -167,6 +168,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	fs.StringVar(&f.pairs, "pairs", "auto", fmt.Sprintf("ordered tenant pairs the cross-tenant checks probe live: all, ring (each tenant and its two neighbours by name), sample=K[:SEED] (K others per tenant; the seed is printed to repeat it); auto: all up to %d tenants, ring above", network.AllPairsUpTo))
 	f.inCluster.register(fs)
+	f.exports.register(fs, mode)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,9 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 			return ExitIncomplete, err
 		}
 	}
+	if err := f.exports.prepare(s, client); err != nil {
+		return ExitIncomplete, err
+	}
 	release, proceed, err := f.inCluster.before(ctx, s, client, f.timeout+5*time.Minute)
 	switch {
 	case err != nil:
@@ -88,7 +91,8 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 		tenantNS = sp.TenantNamespaces()
 	}
 	regressed, afterErr := f.inCluster.after(context.WithoutCancel(ctx), s, client, rep, tenantNS)
-	return exitCode(rep, regressed, errors.Join(runErr, afterErr))
+	exportErr := f.exports.after(context.WithoutCancel(ctx), s, client, rep, tenantNS, runErr == nil)
+	return exitCode(rep, regressed, errors.Join(runErr, afterErr, exportErr))
 }
 
 // exitCode maps a finished run to the exit code: the report's, or 1 on a
@@ -139,7 +143,7 @@ func writeReport(s Streams, path string, rep *model.Report, format report.Format
 // needs is what the run's options add to the layers' own permissions: the
 // in-cluster flags' and, with --flux-live, the Flux live checks'.
 func (f *runFlags) needs() []kube.Permission {
-	out := f.inCluster.needs()
+	out := append(f.inCluster.needs(), f.exports.needs()...)
 	if f.fluxLive {
 		out = append(out, flux.LivePermissions...)
 	}

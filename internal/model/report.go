@@ -122,7 +122,7 @@ func (t *PairTally) Add(from, to string, v Verdict) {
 		t.order = append(t.order, k)
 	}
 	p.Tried++
-	if worse(v, p.Verdict) {
+	if Worse(v, p.Verdict) {
 		p.Verdict = v
 	}
 }
@@ -142,9 +142,9 @@ func (t *PairTally) Verdicts() []PairVerdict {
 	return out
 }
 
-// worse orders verdicts for a pair: Broken, then Error, then Held; a
-// Skipped path does not change a pair's verdict.
-func worse(a, b Verdict) bool {
+// Worse orders verdicts: Broken, then Error, then Held, then Skipped (a
+// Skipped path does not change a pair's verdict).
+func Worse(a, b Verdict) bool {
 	rank := map[Verdict]int{VerdictSkipped: 0, VerdictHeld: 1, VerdictError: 2, VerdictBroken: 3}
 	return rank[a] > rank[b]
 }
