@@ -58,13 +58,60 @@ Exit codes:
   3  another run holds the lock (--lock); this one did not run
 `
 
+// Program is the name the binary was started as (argv[0]'s base name). As
+// kubectl-tenantcheck on PATH it is a kubectl plugin: `kubectl tenantcheck
+// audit` runs it with the arguments after the plugin's name, and its help
+// says so.
+var Program = "tenantcheck"
+
+func plugin() bool { return strings.HasPrefix(Program, "kubectl-") }
+
+func usageText() string {
+	if !plugin() {
+		return usage
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(usage, "  tenantcheck ", "  kubectl tenantcheck "), "'tenantcheck ", "'kubectl tenantcheck ")
+}
+
+// globalFlags are kubectl's habits that tenantcheck shares, which a kubectl
+// user puts before the command (`kubectl tenantcheck --context prod audit`).
+var globalFlags = []string{"kubeconfig", "context"}
+
+// hoistGlobals moves those flags from before the command to after it,
+// where the command's own flag set reads them.
+func hoistGlobals(args []string) ([]string, error) {
+	var globals []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !slices.Contains(globalFlags, name) {
+			return nil, fmt.Errorf("flag %s before the command: only --kubeconfig and --context may come first; run '%s --help'", args[0], strings.Replace(Program, "-", " ", 1))
+		}
+		if !hasValue {
+			if len(args) < 2 {
+				return nil, fmt.Errorf("flag --%s needs a value", name)
+			}
+			value, args = args[1], args[1:]
+		}
+		globals = append(globals, "--"+name+"="+value)
+		args = args[1:]
+	}
+	if len(globals) == 0 || len(args) == 0 {
+		return args, nil
+	}
+	return append(append([]string{args[0]}, globals...), args[1:]...), nil
+}
+
 // Run executes one command line and returns the exit code.
 func Run(ctx context.Context, s Streams, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(s.Err, usage)
+	args, err := hoistGlobals(args)
+	if err != nil {
+		fmt.Fprintf(s.Err, "%s: %v\n", Program, err)
 		return ExitIncomplete
 	}
-	var err error
+	if len(args) == 0 {
+		fmt.Fprint(s.Err, usageText())
+		return ExitIncomplete
+	}
 	code := ExitHeld
 	switch args[0] {
 	case "run":
@@ -78,7 +125,7 @@ func Run(ctx context.Context, s Streams, args []string) int {
 	case "version":
 		fmt.Fprintf(s.Out, "tenantcheck %s\n", Version)
 	case "-h", "--help", "help":
-		fmt.Fprint(s.Out, usage)
+		fmt.Fprint(s.Out, usageText())
 	default:
 		err = fmt.Errorf("unknown command %q; run 'tenantcheck --help'", args[0])
 	}

@@ -323,3 +323,35 @@ func TestExitCodeAfterTheRun(t *testing.T) {
 		})
 	}
 }
+
+// kubectl's habit: global flags before the command reach the command.
+func TestGlobalFlagsBeforeTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+		err      string
+	}{
+		{in: []string{"audit", "--spec", "s.yaml"}, want: []string{"audit", "--spec", "s.yaml"}},
+		{in: []string{"--context", "prod", "audit", "-o", "json"}, want: []string{"audit", "--context=prod", "-o", "json"}},
+		{in: []string{"--kubeconfig=/k", "--context=c", "run"}, want: []string{"run", "--kubeconfig=/k", "--context=c"}},
+		{in: []string{"--help"}, want: []string{"--help"}},
+		{in: []string{"-n", "team-a", "audit"}, err: "only --kubeconfig and --context may come first"},
+		{in: []string{"--context"}, err: "needs a value"},
+	} {
+		got, err := hoistGlobals(tc.in)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, "%v", tc.in)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+}
+
+func TestPluginUsageSaysKubectl(t *testing.T) {
+	defer func(p string) { Program = p }(Program)
+	Program = "kubectl-tenantcheck"
+	var out bytes.Buffer
+	assert.Equal(t, ExitHeld, Run(context.Background(), Streams{Out: &out, Err: &out}, []string{"--help"}))
+	assert.Contains(t, out.String(), "  kubectl tenantcheck audit [flags]")
+	assert.NotContains(t, out.String(), "\n  tenantcheck ")
+}

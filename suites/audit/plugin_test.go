@@ -1,0 +1,54 @@
+package audit
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/tenantcheck/tenantcheck/suites/suitekit"
+)
+
+// Issue 14, must show 4: installed as kubectl-tenantcheck on PATH, the
+// binary is `kubectl tenantcheck`: kubectl lists it, runs its version, and
+// an audit with kubectl's --kubeconfig before the command reaches the
+// cluster.
+func TestKubectlPlugin(t *testing.T) {
+	f := features.New("kubectl plugin").
+		WithLabel("mode", "audit").WithLabel("check", "kubectl-plugin").
+		Assess("kubectl tenantcheck version, and an audit through kubectl", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			kubectl, err := exec.LookPath("kubectl")
+			require.NoError(t, err, "kubectl on PATH (the local cluster's, or the platform's)")
+			data, err := os.ReadFile(suitekit.BuildCLI(t))
+			require.NoError(t, err)
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "kubectl-tenantcheck"), data, 0o755))
+			env := append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			run := func(args ...string) string {
+				t.Helper()
+				cmd := exec.CommandContext(ctx, kubectl, args...)
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				require.NoError(t, err, "kubectl %s: %s", strings.Join(args, " "), out)
+				return string(out)
+			}
+			assert.Contains(t, run("plugin", "list"), filepath.Join(dir, "kubectl-tenantcheck"))
+			assert.Regexp(t, `^tenantcheck \S+\n$`, run("tenantcheck", "version"))
+			assert.Contains(t, run("tenantcheck", "--help"), "kubectl tenantcheck audit [flags]")
+
+			cs := suitekit.Client(ctx, t).Clientset
+			specPath := specFile(t, realTenants(ctx, t, cs))
+			out := run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath, "--layers", "rbac", "--no-pods", "-o", "json")
+			assert.Contains(t, out, `"kind": "Report"`)
+			assert.Contains(t, out, "RESULT: all layers hold")
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
