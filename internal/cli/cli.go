@@ -158,6 +158,7 @@ type runFlags struct {
 	layers     string
 	output     string
 	outputFile string
+	doneFile   string
 	keep       bool
 	timeout    time.Duration
 	image      string
@@ -206,6 +207,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
 	fs.StringVar(&f.output, "output", "table", "same as -o")
 	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
+	fs.StringVar(&f.doneFile, "done-file", "", "once the report is in --output-file, write that file's path here (Sonobuoy's plugin protocol: /tmp/sonobuoy/results/done)")
 	fs.BoolVar(&f.keep, "keep", false, "leave the run's namespaces in place for inspection (remove later with 'tenantcheck cleanup')")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up on the run after this long (cleanup still runs)")
 	fs.DurationVar(&f.cleanupTO, "cleanup-timeout", 3*time.Minute, "how long cleanup waits for the run's namespaces to go (finalizers can hold them); a finding is never lost to it")
@@ -234,6 +236,9 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s takes no arguments, got %q", name, strings.Join(fs.Args(), " "))
+	}
+	if f.doneFile != "" && f.outputFile == "" {
+		return nil, fmt.Errorf("--done-file names the report's file: give --output-file too")
 	}
 	if mode == model.ModeAudit && (f.maxShapes < 1 || f.maxShapes > network.MaxShapesCeiling) {
 		return nil, fmt.Errorf("--max-shapes %d: want 1 to %d (exec is granted on that many mimic pods)", f.maxShapes, network.MaxShapesCeiling)

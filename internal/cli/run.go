@@ -85,6 +85,11 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 	if err := writeReport(s, f.outputFile, rep, format); err != nil {
 		return ExitIncomplete, err
 	}
+	if f.doneFile != "" {
+		if err := os.WriteFile(f.doneFile, []byte(f.outputFile), 0o644); err != nil {
+			return ExitIncomplete, fmt.Errorf("--done-file: %w", err)
+		}
+	}
 	fmt.Fprintln(s.Err, report.ResultLine(rep))
 	var tenantNS []string
 	if mode == model.ModeAudit {

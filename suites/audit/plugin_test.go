@@ -48,6 +48,17 @@ func TestKubectlPlugin(t *testing.T) {
 			out := run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath, "--layers", "rbac", "--no-pods", "-o", "json")
 			assert.Contains(t, out, `"kind": "Report"`)
 			assert.Contains(t, out, "RESULT: all layers hold")
+
+			// Sonobuoy's protocol (deploy/sonobuoy): the JUnit report, then its path in the done file.
+			junit, done := filepath.Join(dir, "tenantcheck.junit.xml"), filepath.Join(dir, "done")
+			run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath, "--layers", "rbac", "--no-pods",
+				"-o", "junit", "--output-file", junit, "--done-file", done)
+			got, err := os.ReadFile(done)
+			require.NoError(t, err)
+			assert.Equal(t, junit, string(got))
+			xml, err := os.ReadFile(junit)
+			require.NoError(t, err)
+			assert.Contains(t, string(xml), "<testsuites")
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
