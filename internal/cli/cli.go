@@ -159,6 +159,7 @@ type runFlags struct {
 	output     string
 	outputFile string
 	doneFile   string
+	summary    bool
 	keep       bool
 	timeout    time.Duration
 	image      string
@@ -207,6 +208,7 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	fs.StringVar(&f.output, "o", "table", "output format: table, json, junit, markdown")
 	fs.StringVar(&f.output, "output", "table", "same as -o")
 	fs.StringVar(&f.outputFile, "output-file", "", "write the report to this file instead of stdout")
+	fs.BoolVar(&f.summary, "summary", false, "also print one line per layer (verdict, counts, the checks that did not hold) on stderr, for CI logs")
 	fs.StringVar(&f.doneFile, "done-file", "", "once the report is in --output-file, write that file's path here (Sonobuoy's plugin protocol: /tmp/sonobuoy/results/done)")
 	fs.BoolVar(&f.keep, "keep", false, "leave the run's namespaces in place for inspection (remove later with 'tenantcheck cleanup')")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up on the run after this long (cleanup still runs)")

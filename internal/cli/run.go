@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,7 +91,11 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 			return ExitIncomplete, fmt.Errorf("--done-file: %w", err)
 		}
 	}
-	fmt.Fprintln(s.Err, report.ResultLine(rep))
+	if f.summary {
+		fmt.Fprintln(s.Err, strings.Join(report.SummaryLines(rep), "\n"))
+	} else {
+		fmt.Fprintln(s.Err, report.ResultLine(rep))
+	}
 	var tenantNS []string
 	if mode == model.ModeAudit {
 		tenantNS = sp.TenantNamespaces()

@@ -185,9 +185,38 @@ func runLine(m model.Metadata) string {
 	if len(m.Tenants) > 0 {
 		tenants = strings.Join(m.Tenants, ", ")
 	}
-	return fmt.Sprintf("tenantcheck %s | mode %s | cluster %s | %d node(s) | CNI %s | tenants %s | duration %s",
-		orUnknown(m.TenantcheckVersion), orUnknown(string(m.Mode)), orUnknown(m.ClusterVersion),
+	started := "unknown"
+	if !m.Start.IsZero() {
+		started = m.Start.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return fmt.Sprintf("tenantcheck %s | %s | mode %s | cluster %s | %d node(s) | CNI %s | tenants %s | duration %s",
+		orUnknown(m.TenantcheckVersion), started, orUnknown(string(m.Mode)), orUnknown(m.ClusterVersion),
 		m.Nodes, orUnknown(m.CNI), tenants, runDuration(m))
+}
+
+// SummaryLines are the --summary form for CI logs: the run's header, then
+// one line per layer with its verdict, its counts and, where it did not
+// hold, the checks that did not, then the result line.
+func SummaryLines(r *model.Report) []string {
+	out := []string{runLine(r.Metadata)}
+	width := 0
+	for _, s := range summaries(r) {
+		width = max(width, len(s.Layer))
+	}
+	for _, s := range summaries(r) {
+		line := fmt.Sprintf("%-*s  %-7s  held %d, broken %d, error %d, skipped %d", width, s.Layer, s.Verdict, s.Held, s.Broken, s.Errors, s.Skipped)
+		var bad []string
+		for _, res := range findings(r.Results) {
+			if res.Layer == s.Layer {
+				bad = append(bad, fmt.Sprintf("%s %s", res.CheckID, res.Verdict))
+			}
+		}
+		if len(bad) > 0 {
+			line += ": " + strings.Join(bad, ", ")
+		}
+		out = append(out, line)
+	}
+	return append(out, ResultLine(r))
 }
 
 // runDuration is the wall time of the run, or "unknown" when the start or

@@ -209,3 +209,14 @@ func TestWideMatrixIsNotDrawn(t *testing.T) {
 		assert.NotContains(t, out.String(), "ns20", "no grid (%s)", f)
 	}
 }
+
+func TestSummaryLines(t *testing.T) {
+	r := fixtureReport(t)
+	lines := SummaryLines(r)
+	require.Len(t, lines, 2+len(model.Summarize(r.Results)))
+	assert.Contains(t, lines[0], "| mode provision |")
+	assert.Equal(t, ResultLine(r), lines[len(lines)-1])
+	joined := strings.Join(lines, "\n")
+	assert.Regexp(t, `(?m)^network\s+Broken\s+held \d+, broken 1, error 0, skipped 0: network/\S+ Broken$`, joined)
+	assert.Regexp(t, `(?m)^rbac\s+Held\s+held 1, broken 0, error 0, skipped 0$`, joined)
+}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
 )
 
@@ -45,9 +47,18 @@ func TestKubectlPlugin(t *testing.T) {
 
 			cs := suitekit.Client(ctx, t).Clientset
 			specPath := specFile(t, realTenants(ctx, t, cs))
-			out := run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath, "--layers", "rbac", "--no-pods", "-o", "json")
-			assert.Contains(t, out, `"kind": "Report"`)
-			assert.Contains(t, out, "RESULT: all layers hold")
+			// -o json: stdout is the report and nothing else; --summary goes to stderr.
+			cmd := exec.CommandContext(ctx, kubectl, "tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath,
+				"--layers", "rbac", "--no-pods", "-o", "json", "--summary")
+			cmd.Env = env
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Run(), stderr.String())
+			rep, err := model.DecodeReport(&stdout)
+			require.NoError(t, err, "stdout decodes as one report, strictly, with nothing after it")
+			assert.Equal(t, model.VerdictHeld, rep.Layers[0].Verdict)
+			assert.Regexp(t, `(?m)^rbac\s+Held\s+held \d+, broken 0, error 0, skipped 0$`, stderr.String())
+			assert.Contains(t, stderr.String(), "RESULT: all layers hold")
 
 			// Sonobuoy's protocol (deploy/sonobuoy): the JUnit report, then its path in the done file.
 			junit, done := filepath.Join(dir, "tenantcheck.junit.xml"), filepath.Join(dir, "done")
