@@ -119,7 +119,7 @@ func (f *exportFlags) writeReports(ctx context.Context, s Streams, c *kube.Clien
 	if err != nil {
 		return fmt.Errorf("policy reports: %w", err)
 	}
-	w, err := policyreport.Write(ctx, dyn, *f.api, docs)
+	w, err := policyreport.Write(ctx, dyn, *f.api, docs, rep.Metadata.RunID)
 	if err != nil {
 		return fmt.Errorf("policy reports (%s): %w", f.api.GroupVersion(), err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/kube"
 )
 
@@ -43,7 +44,7 @@ var (
 const Name = "tenantcheck"
 
 // Labels of every report tenantcheck writes; the stale ones are found by them.
-var Labels = map[string]string{"app.kubernetes.io/managed-by": "tenantcheck", "app.kubernetes.io/name": "tenantcheck"}
+var Labels = map[string]string{baseline.LabelManagedBy: baseline.ManagedByTenantcheck, "app.kubernetes.io/name": "tenantcheck"}
 
 const selector = "app.kubernetes.io/managed-by=tenantcheck,app.kubernetes.io/name=tenantcheck"
 
@@ -113,8 +114,13 @@ func (a API) Permissions() []kube.Permission {
 	return out
 }
 
-// Object is d as one object of this API.
-func (a API) Object(d Doc) (*unstructured.Unstructured, error) {
+// LabelRun carries the run that wrote a report: with the managed-by label
+// it is tenantcheck's mark, which the in-cluster runner's admission guard
+// (deploy/base/guard.yaml) asks of every object it writes.
+const LabelRun = baseline.LabelRun
+
+// Object is d as one object of this API, written by run runID.
+func (a API) Object(d Doc, runID string) (*unstructured.Unstructured, error) {
 	kind := a.Kind
 	if d.Namespace == "" {
 		kind = a.ClusterKind
@@ -122,7 +128,7 @@ func (a API) Object(d Doc) (*unstructured.Unstructured, error) {
 	body := map[string]any{
 		"apiVersion": a.GroupVersion(),
 		"kind":       kind,
-		"metadata":   map[string]any{"name": Name, "labels": labelsAny()},
+		"metadata":   map[string]any{"name": Name, "labels": labelsAny(runID)},
 		"summary":    d.Summary,
 		"results":    d.Results,
 	}
@@ -145,8 +151,8 @@ func (a API) Object(d Doc) (*unstructured.Unstructured, error) {
 	return u, nil
 }
 
-func labelsAny() map[string]any {
-	out := map[string]any{}
+func labelsAny(runID string) map[string]any {
+	out := map[string]any{LabelRun: runID}
 	for k, v := range Labels {
 		out[k] = v
 	}
@@ -163,13 +169,13 @@ type Written struct {
 // field the served schema lacks is an error, not silently pruned), then
 // deletes tenantcheck's reports of namespaces no longer audited, so that
 // reports never pile up.
-func Write(ctx context.Context, dyn dynamic.Interface, a API, docs []Doc) (Written, error) {
+func Write(ctx context.Context, dyn dynamic.Interface, a API, docs []Doc, runID string) (Written, error) {
 	var w Written
 	keep := map[string]bool{}
 	force := true
 	opts := metav1.PatchOptions{FieldManager: "tenantcheck", Force: &force, FieldValidation: "Strict"}
 	for _, d := range docs {
-		u, err := a.Object(d)
+		u, err := a.Object(d, runID)
 		if err != nil {
 			return w, err
 		}

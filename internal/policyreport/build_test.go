@@ -106,19 +106,20 @@ func TestEveryTenantNamespaceGetsAReportEvenWhenEmpty(t *testing.T) {
 func TestObjectPerAPI(t *testing.T) {
 	docs := Build(sample(), []string{"a", "b"})
 	for _, a := range APIs {
-		ns, err := a.Object(docs[1])
+		ns, err := a.Object(docs[1], "r1")
 		require.NoError(t, err)
 		assert.Equal(t, a.Kind, ns.GetKind())
 		assert.Equal(t, a.GroupVersion(), ns.GetAPIVersion())
 		assert.Equal(t, "a", ns.GetNamespace())
 		assert.Equal(t, Name, ns.GetName())
-		assert.Equal(t, Labels, ns.GetLabels())
+		assert.Equal(t, map[string]string{"app.kubernetes.io/managed-by": "tenantcheck", "app.kubernetes.io/name": "tenantcheck", LabelRun: "r1"}, ns.GetLabels(),
+			"tenantcheck's marks, which the in-cluster runner's guard asks for")
 		scope, _, _ := unstructured.NestedString(ns.Object, "scope", "name")
 		assert.Equal(t, "a", scope)
 		_, hasSource := ns.Object["source"]
 		assert.Equal(t, a.SourceField, hasSource, "%s: a report-level source only where the schema has one", a.Name)
 
-		cl, err := a.Object(docs[0])
+		cl, err := a.Object(docs[0], "r1")
 		require.NoError(t, err)
 		assert.Equal(t, a.ClusterKind, cl.GetKind())
 		assert.Empty(t, cl.GetNamespace())

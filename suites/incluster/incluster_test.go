@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -23,6 +24,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	"github.com/tenantcheck/tenantcheck/internal/incluster"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/policyreport"
 	"github.com/tenantcheck/tenantcheck/internal/provision"
 	"github.com/tenantcheck/tenantcheck/internal/spec"
 	"github.com/tenantcheck/tenantcheck/suites/suitekit"
@@ -120,6 +122,9 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 				_ = cmd.Run()
 			})
 			require.NoError(t, provision.WaitServiceAccount(ctx, cs, sysNS, time.Minute))
+			// The CronJob passes --policy-reports: with OpenReports served,
+			// its Job writes them under its ClusterRole and the guard.
+			suitekit.InstallReportCRDs(ctx, t, cfg.KubeconfigFile(), policyreport.OpenReports)
 
 			kubectl(t, cfg, "-n", sysNS, "create", "job", "tc-first", "--from=cronjob/tenantcheck")
 			// Start the second once the first holds the Lease.
@@ -143,6 +148,11 @@ func TestCronJobAuditsInCluster(t *testing.T) {
 			inCluster, _ := incluster.LoadReports(cm)
 			require.NotNil(t, inCluster, "the Job stored its report")
 			require.NoError(t, err)
+			dyn, err := dynamic.NewForConfig(suitekit.Client(ctx, t).Config)
+			require.NoError(t, err)
+			docs := suitekit.ClusterReports(ctx, t, dyn, policyreport.OpenReports)
+			assert.Len(t, docs, 1+len(sp.TenantNamespaces()), "one report per tenant namespace and the cluster report: %s", firstLog)
+			assert.NoError(t, policyreport.Verify(inCluster, docs), "the Job's reports match its stored report")
 
 			opts := suitekit.Options(t)
 			opts.Spec, opts.Mode = sp, model.ModeAudit
