@@ -79,7 +79,7 @@ func up(ctx context.Context, c *config) error {
 		if st.K8sVersion != c.K8sVersion {
 			return fmt.Errorf("a cluster already runs Kubernetes %s; run `make cluster-upgrade K8S_VERSION=%s` or `make cluster-down` first", st.K8sVersion, c.K8sVersion)
 		}
-		if st.Deny != c.Deny || dropRulePresent(ctx) != (c.Deny == denyDrop) {
+		if st.Deny != c.Deny || dropRulePresent(ctx, dropTable) != (c.Deny == denyDrop) || dropRulePresent(ctx, "filter") {
 			if err := switchDeny(ctx, c, b, st, s); err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantcheck/tenantcheck/internal/baseline"
 	net "github.com/tenantcheck/tenantcheck/internal/layers/network"
 	"github.com/tenantcheck/tenantcheck/internal/model"
 	"github.com/tenantcheck/tenantcheck/internal/report"
@@ -131,4 +132,51 @@ func want(id string) model.Verdict {
 		return model.VerdictSkipped
 	}
 	return model.VerdictHeld
+}
+
+// A must-allow path a tenant's policies close (its allow-from-shared-ingress
+// deleted) is Broken, not an Error: refused at once where denied
+// connections are rejected, and after three silent rounds where they are
+// dropped (this suite runs in both DENY modes). Every attempt's evidence is
+// kept, and nothing else changes verdict.
+func TestClosedMustAllowPathIsBroken(t *testing.T) {
+	f := features.New("a closed must-allow path is Broken").
+		WithLabel("layer", "network").WithLabel("check", "shared-ingress-allowed").
+		Assess("tenant-a loses its allow from the shared ingress", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			opts := suitekit.Options(t)
+			var nsA string
+			opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, run *runner.Run) error {
+				nsA = run.Namespace("tenant-a-prod")
+				return cs.NetworkingV1().NetworkPolicies(nsA).Delete(ctx, baseline.PolicyAllowFromShared, metav1.DeleteOptions{})
+			}
+			rep := suitekit.Execute(ctx, t, opts)
+			v := suitekit.Verdicts(rep)
+			r := resultOf(rep, "network/shared-ingress-allowed")
+			require.Equal(t, model.VerdictBroken, r.Verdict, "%s (DENY=%s)", r.Reason, suitekit.Deny())
+			for id, verdict := range v {
+				if id != "network/shared-ingress-allowed" {
+					assert.Equal(t, want(id), verdict, id)
+				}
+			}
+			var intoA, brokenIntoA, attempts int
+			for _, e := range r.Evidence {
+				if !strings.HasPrefix(e.To, nsA+"/") {
+					assert.NotEqual(t, model.VerdictBroken, e.Verdict, "only paths into tenant-a break: %+v", e)
+					continue
+				}
+				intoA++
+				attempts += e.Attempts
+				if e.Verdict == model.VerdictBroken {
+					brokenIntoA++
+				}
+			}
+			require.Positive(t, intoA)
+			assert.Equal(t, intoA, brokenIntoA, "every path from the shared ingress into tenant-a is Broken")
+			if suitekit.Deny() == "drop" {
+				assert.GreaterOrEqual(t, attempts, 3*intoA, "dropped: Broken only after three silent attempts per path")
+			}
+			assert.Equal(t, 1, model.ExitCode(rep))
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
 }
