@@ -18,6 +18,7 @@ const AgentPath = "/tenantcheck-probe"
 //	tenantcheck-probe serve [--port 8080] [--dns-port 0] [--listen PORT/tcp|udp ...]
 //	tenantcheck-probe serve-artifacts --dir DIR [--port 8080]
 //	tenantcheck-probe batch  < batch.json  > answer.json
+//	tenantcheck-probe watch  < watch.json  > one JSON line per round
 //	tenantcheck-probe connect --host H --port P [--protocol tcp|udp] [--mode connect|dns] [--timeout 1s]
 //
 //	tenantcheck-probe resolv   prints the pod's resolv.conf as JSON (resolvers, search list)
@@ -26,7 +27,7 @@ const AgentPath = "/tenantcheck-probe"
 // result as JSON and exits 0 only when the target was reached.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|serve-artifacts|batch|connect|resolv [flags]")
+		fmt.Fprintln(stderr, "usage: tenantcheck-probe serve|serve-artifacts|batch|watch|connect|resolv [flags]")
 		return 2
 	}
 	var err error
@@ -38,6 +39,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = serveArtifactsCmd(ctx, args[1:], stderr)
 	case "batch":
 		err = batchCmd(ctx, stdin, stdout)
+	case "watch":
+		err = watchCmd(ctx, stdin, stdout)
 	case "connect":
 		code, err = connectCmd(ctx, args[1:], stdout, stderr)
 	case "resolv":
@@ -46,7 +49,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			err = json.NewEncoder(stdout).Encode(rc)
 		}
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, serve-artifacts, batch, connect or resolv)", args[0])
+		err = fmt.Errorf("unknown command %q (want serve, serve-artifacts, batch, watch, connect or resolv)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tenantcheck-probe: %v\n", err)

@@ -32,6 +32,11 @@ const (
 	dropTable = "raw"
 )
 
+// dropRule is the chain's one rule: every port-unreachable the node sends,
+// but on loopback (the node's own processes, the unit tests of the probe
+// agent among them, keep their refusals).
+var dropRule = []string{"!", "-o", "lo", "-p", "icmp", "--icmp-type", "port-unreachable", "-j", "DROP"}
+
 // ensureDeny makes the node's rules match c.Deny; it is idempotent. It
 // also removes the filter-table chain that clusters started before
 // 2026-12-03 used.
@@ -42,9 +47,12 @@ func ensureDeny(ctx context.Context, c *config) error {
 	present := dropRulePresent(ctx, dropTable)
 	switch {
 	case c.Deny == denyDrop && !present:
+		if err := removeDrop(ctx, dropTable); err != nil { // an older rule
+			return err
+		}
 		for _, args := range [][]string{
 			{"-w", "-t", dropTable, "-N", dropChain},
-			{"-w", "-t", dropTable, "-A", dropChain, "-p", "icmp", "--icmp-type", "port-unreachable", "-j", "DROP"},
+			append([]string{"-w", "-t", dropTable, "-A", dropChain}, dropRule...),
 			{"-w", "-t", dropTable, "-I", "OUTPUT", "1", "-j", dropChain},
 		} {
 			if out, err := exec.CommandContext(ctx, "iptables", args...).CombinedOutput(); err != nil &&
@@ -60,8 +68,8 @@ func ensureDeny(ctx context.Context, c *config) error {
 
 // removeDrop removes the drop chain and its jump from a table, if there.
 func removeDrop(ctx context.Context, table string) error {
-	if !dropRulePresent(ctx, table) && exec.CommandContext(ctx, "iptables", "-w", "-t", table, "-S", dropChain).Run() != nil {
-		return nil
+	if exec.CommandContext(ctx, "iptables", "-w", "-t", table, "-S", dropChain).Run() != nil {
+		return nil // no chain, so no jump to it either
 	}
 	for _, args := range [][]string{
 		{"-w", "-t", table, "-D", "OUTPUT", "-j", dropChain},
@@ -76,9 +84,11 @@ func removeDrop(ctx context.Context, table string) error {
 	return nil
 }
 
-// dropRulePresent says whether the table's OUTPUT jumps to the drop chain.
+// dropRulePresent says whether the table's OUTPUT jumps to the drop chain
+// and the chain holds today's rule.
 func dropRulePresent(ctx context.Context, table string) bool {
-	return exec.CommandContext(ctx, "iptables", "-w", "-t", table, "-C", "OUTPUT", "-j", dropChain).Run() == nil
+	return exec.CommandContext(ctx, "iptables", "-w", "-t", table, "-C", "OUTPUT", "-j", dropChain).Run() == nil &&
+		exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", table, "-C", dropChain}, dropRule...)...).Run() == nil
 }
 
 // deniedOutcome is what the self-check must see for a denied connect.

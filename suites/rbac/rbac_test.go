@@ -332,3 +332,55 @@ func TestRulesFirstCatchesAFarGrant(t *testing.T) {
 		}).Feature()
 	testenv.Test(t, f)
 }
+
+// Rules first (above ten tenants) meets the realistic fixtures: a second
+// account of t02 bound to edit in t08 (not its neighbour), and an account
+// of t05 that may PUT its own namespace. Both are found as with two
+// tenants: the review in t08 lists the grant, so every request there is
+// sent and breaks naming the account; the relabel check is never covered.
+func TestRulesFirstMeetsRealisticFixtures(t *testing.T) {
+	f := features.New("twelve tenants, rules first, realistic fixtures").
+		WithLabel("layer", "rbac").WithLabel("check", "rules-first").
+		Assess("the fixtures' grants are caught, named, as with two tenants", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			opts := suitekit.Options(t)
+			opts.Layers = []model.Layer{model.LayerRBAC}
+			opts.Spec = suitekit.TenantsSpec(12)
+			var n02, n08, n05 string
+			opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, r *runner.Run) error {
+				n02, n08, n05 = r.Namespace("t02-prod"), r.Namespace("t08-prod"), r.Namespace("t05-prod")
+				if err := suitekit.ApplyFixtureTo(ctx, t, "cross-tenant-edit", n02, n08); err != nil {
+					return err
+				}
+				return suitekit.ApplyFixtureTo(ctx, t, "quota-editor-role", n05, r.Namespace("t06-prod"))
+			}
+			rep := suitekit.Execute(ctx, t, opts)
+			res := map[string]model.Result{}
+			for _, r := range rep.Results {
+				res[r.CheckID] = r
+			}
+			broken := brokenIDs(t, res)
+			for _, id := range []string{"rbac/cross-tenant-list-secrets", "rbac/cross-tenant-get-secret", "rbac/cross-tenant-list-configmaps",
+				"rbac/cross-tenant-list-pods", "rbac/cross-tenant-update-configmap", "rbac/cross-tenant-create-pod",
+				"rbac/cross-tenant-exec", "rbac/cross-tenant-attach", "rbac/cross-tenant-rules", "rbac/no-broad-bindings",
+				"rbac/relabel-own-namespace"} {
+				assert.Contains(t, broken, id)
+			}
+			reporting := n02 + "/reporting"
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Reason, reporting+": list secrets in "+n08+": admitted, expected forbidden")
+			for _, id := range broken {
+				if strings.HasPrefix(id, "rbac/cross-tenant-") {
+					assert.Contains(t, res[id].Reason, reporting+": ", id)
+					assert.NotContains(t, res[id].Reason, n02+"/default:", "%s: the guide's accounts hold", id)
+				}
+			}
+			assert.Contains(t, res["rbac/relabel-own-namespace"].Reason, n05+"/ci-deployer: update (PUT) namespace "+n05)
+			for _, e := range res["rbac/cross-tenant-list-secrets"].Evidence {
+				if e.From == reporting && e.To == n08 {
+					assert.Equal(t, 1, e.Attempts, "the grant's namespace is never covered by the review: the request is sent")
+					assert.Equal(t, model.VerdictBroken, e.Verdict)
+				}
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
