@@ -374,6 +374,7 @@ func TestRulesFirstMeetsRealisticFixtures(t *testing.T) {
 				}
 			}
 			assert.Contains(t, res["rbac/relabel-own-namespace"].Reason, n05+"/ci-deployer: update (PUT) namespace "+n05)
+			assert.Contains(t, res["rbac/cross-tenant-list-secrets"].Observed, "covered by rules review", "rules first was at work")
 			for _, e := range res["rbac/cross-tenant-list-secrets"].Evidence {
 				if e.From == reporting && e.To == n08 {
 					assert.Equal(t, 1, e.Attempts, "the grant's namespace is never covered by the review: the request is sent")
