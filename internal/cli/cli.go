@@ -75,7 +75,7 @@ func usageText() string {
 
 // globalFlags are kubectl's habits that tenantcheck shares, which a kubectl
 // user puts before the command (`kubectl tenantcheck --context prod audit`).
-var globalFlags = []string{"kubeconfig", "context"}
+var globalFlags = []string{"kubeconfig", "context", "n", "namespace"}
 
 // hoistGlobals moves those flags from before the command to after it,
 // where the command's own flag set reads them.
@@ -84,7 +84,7 @@ func hoistGlobals(args []string) ([]string, error) {
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
 		if !slices.Contains(globalFlags, name) {
-			return nil, fmt.Errorf("flag %s before the command: only --kubeconfig and --context may come first; run '%s --help'", args[0], strings.Replace(Program, "-", " ", 1))
+			return nil, fmt.Errorf("flag %s before the command: only --kubeconfig, --context and -n may come first; run '%s --help'", args[0], strings.Replace(Program, "-", " ", 1))
 		}
 		if !hasValue {
 			if len(args) < 2 {
@@ -141,6 +141,20 @@ func Run(ctx context.Context, s Streams, args []string) int {
 	return code
 }
 
+// namespaceList is a repeatable -n: kubectl's habit of naming namespaces.
+type namespaceList []string
+
+func (l *namespaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *namespaceList) Set(v string) error {
+	for _, ns := range strings.Split(v, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			*l = append(*l, ns)
+		}
+	}
+	return nil
+}
+
 type clusterFlags struct{ kubeconfig, context string }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -172,6 +186,7 @@ type runFlags struct {
 	pairs      string
 	// audit only
 	discoverLabel string
+	namespaces    namespaceList // -n: audit only these namespaces' tenants
 	noPods        bool
 	fluxLive      bool
 	inCluster     inClusterFlags
@@ -197,6 +212,8 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	if mode == model.ModeAudit {
 		fs.StringVar(&f.specFile, "spec", "", "tenancy spec naming the existing tenant and shared namespaces (default: discover by --discover-label)")
 		fs.StringVar(&f.discoverLabel, "discover-label", spec.DefaultTenantLabel, "namespace label whose value names the tenant, when no --spec is given")
+		fs.Var(&f.namespaces, "n", "audit only this namespace (repeatable, or comma-separated): the tenants --discover-label names on the namespaces given, at least two, instead of every labelled namespace")
+		fs.Var(&f.namespaces, "namespace", "same as -n")
 		fs.BoolVar(&f.noPods, "no-pods", false, "place no probe pods: run only the API layers")
 		fs.BoolVar(&f.fluxLive, "flux-live", false, "also run Flux's live checks: an ExternalArtifact in two tenants and Kustomizations in one, reconciled by their Flux (needs the extra permissions of deploy/components/flux-live)")
 		fs.StringVar(&f.priority, "priority-class", "", "PriorityClass of the probe pods placed in tenant namespaces (deploy/ ships tenantcheck-probe: below every tenant's pods, never preempting); default: the cluster's default")
@@ -238,6 +255,9 @@ func parseRun(args []string, errw io.Writer, mode model.Mode) (*runFlags, error)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s takes no arguments, got %q", name, strings.Join(fs.Args(), " "))
+	}
+	if len(f.namespaces) > 0 && f.specFile != "" {
+		return nil, fmt.Errorf("-n and --spec both name the namespaces to audit: give one")
 	}
 	if f.doneFile != "" && f.outputFile == "" {
 		return nil, fmt.Errorf("--done-file names the report's file: give --output-file too")

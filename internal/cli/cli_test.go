@@ -13,8 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/tenantcheck/tenantcheck/internal/kube"
 	"github.com/tenantcheck/tenantcheck/internal/model"
+	"github.com/tenantcheck/tenantcheck/internal/spec"
 )
 
 // isolate points KUBECONFIG at a file that does not exist, so no test ever
@@ -334,7 +339,8 @@ func TestGlobalFlagsBeforeTheCommand(t *testing.T) {
 		{in: []string{"--context", "prod", "audit", "-o", "json"}, want: []string{"audit", "--context=prod", "-o", "json"}},
 		{in: []string{"--kubeconfig=/k", "--context=c", "run"}, want: []string{"run", "--kubeconfig=/k", "--context=c"}},
 		{in: []string{"--help"}, want: []string{"--help"}},
-		{in: []string{"-n", "team-a", "audit"}, err: "only --kubeconfig and --context may come first"},
+		{in: []string{"-n", "team-a", "audit"}, want: []string{"audit", "--n=team-a"}},
+		{in: []string{"--spec", "s.yaml", "audit"}, err: "only --kubeconfig, --context and -n may come first"},
 		{in: []string{"--context"}, err: "needs a value"},
 	} {
 		got, err := hoistGlobals(tc.in)
@@ -354,4 +360,37 @@ func TestPluginUsageSaysKubectl(t *testing.T) {
 	assert.Equal(t, ExitHeld, Run(context.Background(), Streams{Out: &out, Err: &out}, []string{"--help"}))
 	assert.Contains(t, out.String(), "  kubectl tenantcheck audit [flags]")
 	assert.NotContains(t, out.String(), "\n  tenantcheck ")
+}
+
+// kubectl's -n: an audit of only the namespaces named, by their tenant label.
+func TestDiscoverOnlyTheNamespacesNamed(t *testing.T) {
+	label := spec.DefaultTenantLabel
+	ns := func(name, tenant string) *corev1.Namespace {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+		if tenant != "" {
+			n.Labels[label] = tenant
+		}
+		return n
+	}
+	c := &kube.Client{Clientset: fake.NewSimpleClientset(ns("a-prod", "a"), ns("a-dev", "a"), ns("b-prod", "b"), ns("c-prod", "c"), ns("plain", ""))}
+	ctx := context.Background()
+
+	all, err := discover(ctx, c, label, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c"}, all.TenantNames())
+
+	f, err := parseRun([]string{"-n", "a-prod", "--namespace", "c-prod"}, &strings.Builder{}, model.ModeAudit)
+	require.NoError(t, err)
+	some, err := discover(ctx, c, label, f.namespaces)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "c"}, some.TenantNames())
+	assert.Equal(t, []string{"a-prod", "c-prod"}, some.TenantNamespaces(), "a-dev was not named")
+
+	_, err = discover(ctx, c, label, []string{"a-prod", "plain"})
+	assert.ErrorContains(t, err, "-n plain: no such namespace carries the label "+label)
+	_, err = discover(ctx, c, label, []string{"a-prod", "a-dev"})
+	assert.ErrorContains(t, err, "only one tenant (a)")
+
+	_, err = parseRun([]string{"-n", "a-prod", "--spec", "s.yaml"}, &strings.Builder{}, model.ModeAudit)
+	assert.ErrorContains(t, err, "-n and --spec")
 }

@@ -56,7 +56,7 @@ func runCmd(ctx context.Context, s Streams, args []string, mode model.Mode) (int
 		return ExitIncomplete, err
 	}
 	if sp == nil && mode == model.ModeAudit {
-		if sp, err = discover(ctx, client, f.discoverLabel); err != nil {
+		if sp, err = discover(ctx, client, f.discoverLabel, f.namespaces); err != nil {
 			return ExitIncomplete, err
 		}
 	}
@@ -118,18 +118,33 @@ func exitCode(rep *model.Report, regressed int, err error) (int, error) {
 }
 
 // discover finds the tenants of an audit by their namespace label, leaving
-// out tenantcheck's own namespaces.
-func discover(ctx context.Context, c *kube.Client, label string) (*spec.Spec, error) {
+// out tenantcheck's own namespaces; with only (-n), just those namespaces,
+// each of which must exist and carry the label.
+func discover(ctx context.Context, c *kube.Client, label string, only []string) (*spec.Spec, error) {
 	list, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: label})
 	if err != nil {
 		return nil, kube.Explain(err, "list namespaces labelled "+label)
 	}
 	var nss []spec.Namespace
+	found := map[string]bool{}
 	for _, ns := range list.Items {
 		if ns.Labels[baseline.LabelManagedBy] == baseline.ManagedByTenantcheck {
 			continue
 		}
+		if len(only) > 0 && !slices.Contains(only, ns.Name) {
+			continue
+		}
+		found[ns.Name] = true
 		nss = append(nss, spec.Namespace{Name: ns.Name, Labels: ns.Labels})
+	}
+	var missing []string
+	for _, ns := range only {
+		if !found[ns] {
+			missing = append(missing, ns)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("-n %s: no such namespace carries the label %s (or it is tenantcheck's own): label it, or leave it out", strings.Join(missing, ","), label)
 	}
 	return spec.Discover(nss, label)
 }

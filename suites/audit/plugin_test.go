@@ -60,6 +60,14 @@ func TestKubectlPlugin(t *testing.T) {
 			assert.Regexp(t, `(?m)^rbac\s+Held\s+held \d+, broken 0, error 0, skipped 0$`, stderr.String())
 			assert.Contains(t, stderr.String(), "RESULT: all layers hold")
 
+			// kubectl's -n, before or after the command: only the namespaces named,
+			// their tenants found by the label (no --spec).
+			out := run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "-n", "audit-tenant-a", "audit", "-n", "audit-tenant-b",
+				"--layers", "rbac", "--no-pods", "-o", "json")
+			assert.Contains(t, out, `"tenants": [`)
+			assert.Contains(t, out, "RESULT: all layers hold")
+			assert.NotContains(t, out, "audit-ingress", "the shared namespace was not named")
+
 			// Sonobuoy's protocol (deploy/sonobuoy): the JUnit report, then its path in the done file.
 			junit, done := filepath.Join(dir, "tenantcheck.junit.xml"), filepath.Join(dir, "done")
 			run("tenantcheck", "--kubeconfig", cfg.KubeconfigFile(), "audit", "--spec", specPath, "--layers", "rbac", "--no-pods",
