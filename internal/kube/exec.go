@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,34 +18,41 @@ import (
 // error means the command could not be run or exited non-zero; the caller
 // decides whether its output is still usable.
 func (c *Client) Exec(ctx context.Context, ns, pod, container string, cmd []string, stdin []byte) (string, string, error) {
+	var out, errb bytes.Buffer
+	err := c.ExecStream(ctx, ns, pod, container, cmd, stdin, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// ExecStream runs cmd in a container, writing its output to stdout and
+// stderr as it comes (a watch reads a line per round while the command
+// runs). It returns when the command ends or ctx does.
+func (c *Client) ExecStream(ctx context.Context, ns, pod, container string, cmd []string, stdin []byte, stdout, stderr io.Writer) error {
 	req := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container, Command: cmd, Stdin: stdin != nil, Stdout: true, Stderr: true,
 		}, scheme.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
 	if err != nil {
-		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+		return fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
 	}
 	spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
 	if err != nil {
-		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+		return fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
 	}
 	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
+		return fmt.Errorf("exec in %s/%s: %w", ns, pod, err)
 	}
-	var out, errb bytes.Buffer
-	opts := remotecommand.StreamOptions{Stdout: &out, Stderr: &errb}
+	opts := remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr}
 	if stdin != nil {
 		opts.Stdin = bytes.NewReader(stdin)
 	}
-	err = exec.StreamWithContext(ctx, opts)
-	if err != nil {
-		err = fmt.Errorf("exec %s in %s/%s: %w", cmd[0], ns, pod, err)
+	if err := exec.StreamWithContext(ctx, opts); err != nil {
+		return fmt.Errorf("exec %s in %s/%s: %w", cmd[0], ns, pod, err)
 	}
-	return out.String(), errb.String(), err
+	return nil
 }
 
 // ReproExec is the kubectl command a person pastes to run cmd in the pod.
