@@ -53,15 +53,18 @@ live-suites:
 	  else rc=1; fi; \
 	  $(MAKE) --no-print-directory cluster-down cluster-verify-clean; exit $$rc
 
-## bench: a full network-layer run split into phases next to its floor, and the
-## three API layers (Pod Security, quota, RBAC) for two tenants.
+## bench: a full network-layer run split into phases next to its floor, the
+## three API layers (Pod Security, quota, RBAC) for two tenants, and a watch's
+## rounds per second.
 ## Then, in each DENY mode, 20 baseline runs must show 0 Broken and 0 Error.
 bench:
 	$(MAKE) --no-print-directory cluster-up DENY=reject
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=reject go test -p 1 -count=1 -run '^$$' -bench 'NetworkLayer|APILayers' -benchtime 3x ./suites/...
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=reject go test -count=1 -run '^$$' -bench WatchRounds -benchtime 1x ./suites/network/
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=reject go test -count=1 -run '^$$' -bench BaselineTally -benchtime 20x -timeout 30m ./suites/network/
 	$(MAKE) --no-print-directory cluster-up DENY=drop
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench NetworkLayer -benchtime 3x ./suites/network/
+	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench WatchRounds -benchtime 1x ./suites/network/
 	KUBECONFIG=$(LOCAL_KUBECONFIG) TENANTCHECK_DENY=drop go test -count=1 -run '^$$' -bench BaselineTally -benchtime 20x -timeout 30m ./suites/network/
 	$(MAKE) --no-print-directory cluster-up DENY=reject
 
