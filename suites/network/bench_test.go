@@ -238,13 +238,7 @@ func BenchmarkWatchRounds(b *testing.B) {
 	var paths int
 	for i := 0; i < b.N; i++ {
 		opts.AfterProvision = func(ctx context.Context, _ kubernetes.Interface, run *runner.Run) error {
-			var peers []net.Peer
-			for _, p := range net.Peers(run.Roster) {
-				if p.Role == model.RoleTenant {
-					peers = append(peers, p)
-				}
-			}
-			out, err := net.Watch(ctx, c, net.Input{Peers: peers, Probe: opts.Probe, Labels: run.Labels, Nonce: run.ID},
+			out, err := net.Watch(ctx, c, net.Input{Peers: net.TenantPeers(run.Roster), Probe: opts.Probe, Labels: run.Labels, Nonce: run.ID},
 				net.WatchSettings{Interval: 100 * time.Millisecond, Duration: 10 * time.Second})
 			if err != nil {
 				return err

@@ -37,13 +37,7 @@ func TestWatchSeesAFailOpenWindow(t *testing.T) {
 			var opened, closed time.Time
 			opts.AfterProvision = func(ctx context.Context, cs kubernetes.Interface, run *runner.Run) error {
 				nsA, nsB = run.Namespace("tenant-a-prod"), run.Namespace("tenant-b-prod")
-				var peers []net.Peer
-				for _, p := range net.Peers(run.Roster) {
-					if p.Role == model.RoleTenant {
-						peers = append(peers, p)
-					}
-				}
-				in := net.Input{Peers: peers, Probe: opts.Probe, Labels: run.Labels, Nonce: run.ID, Say: func(f string, a ...any) { t.Logf(f, a...) }}
+				in := net.Input{Peers: net.TenantPeers(run.Roster), Probe: opts.Probe, Labels: run.Labels, Nonce: run.ID, Say: func(f string, a ...any) { t.Logf(f, a...) }}
 				fault := make(chan error, 1)
 				go func() {
 					// The pods take a few seconds to start; the window comes well after.

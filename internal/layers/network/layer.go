@@ -102,6 +102,17 @@ func Peers(r model.Roster) []Peer {
 	return out
 }
 
+// TenantPeers are the roster's tenant namespaces only: what a watch probes.
+func TenantPeers(r model.Roster) []Peer {
+	var out []Peer
+	for _, p := range Peers(r) {
+		if p.Role == RoleTenant {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Input is what the network layer needs from the run.
 type Input struct {
 	Peers  []Peer // namespaces and their roles; pods are filled in by Deploy
